@@ -1,0 +1,46 @@
+# Every target creates (once) and reuses the local virtual environment .venv.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+
+.PHONY: demo test test-slow lint format bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: its CPU wheel; a looser requirement resolved first would pull CUDA packages.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+## The main job: the scripted expert on every task and object, with videos and a success table.
+demo: $(STAMP)
+	$(BIN)/jepa-sim rollout --env all --policy expert --episodes 5 --out runs/demo
+
+## Unit and integration tests (CPU, offline, a few minutes).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+## Long statistical checks (expert success over 100 seeds per task and object).
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Speed benchmarks: print tables side by side with the raw limits measured in the same run.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_env.py
+
+clean:
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,119 @@
+"""Typed, frozen configuration of the simulated Franka world."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+RenderPreset = Literal["fast", "pretty"]
+ObjectName = Literal["cup", "box"]
+TaskName = Literal["reach", "grasp", "reach_with_object", "pick_and_place"]
+
+RENDER_PRESETS: tuple[str, ...] = ("fast", "pretty")
+OBJECTS: tuple[str, ...] = ("cup", "box")
+TASKS: tuple[str, ...] = ("reach", "grasp", "reach_with_object", "pick_and_place")
+
+
+def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not valid; allowed values: {', '.join(allowed)}")
+
+
+def _check_box(name: str, low: tuple[float, ...], high: tuple[float, ...]) -> None:
+    if len(low) != 3 or len(high) != 3 or any(lo >= hi for lo, hi in zip(low, high, strict=True)):
+        raise ValueError(f"{name} must be two xyz corners with low < high on every axis, got {low} / {high}")
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    """Cartesian control: per-step limits, workspace and timing.
+
+    Actions are clipped to the per-step limits and the commanded pose to the workspace box; physics runs at
+    ``physics_dt`` and the controller holds each action for ``control_period`` seconds.
+    """
+
+    control_period: float = 0.25
+    """seconds per env step (the paper's 4 fps)"""
+    physics_dt: float = 0.002
+    """MuJoCo timestep in seconds"""
+    max_translation: float = 0.075
+    """largest |dx|, |dy|, |dz| per step (m), DROID's limit"""
+    max_rotation: float = 0.15
+    """largest |droll|, |dpitch|, |dyaw| per step (rad), DROID's limit"""
+    max_gripper_delta: float = 1.0
+    """largest |dgripper| per step"""
+    workspace_low: tuple[float, float, float] = (0.25, -0.35, 0.005)
+    """lowest commanded tool position (m, base frame)"""
+    workspace_high: tuple[float, float, float] = (0.75, 0.35, 0.55)
+    """highest commanded tool position (m, base frame)"""
+    ik_damping: float = 1e-3
+    """damping of the least-squares IK"""
+    ik_iterations: int = 30
+    """most IK iterations per step"""
+    ik_tolerance: float = 5e-4
+    """IK stops once the position error is below this (m)"""
+
+    def __post_init__(self) -> None:
+        for name in ("control_period", "physics_dt", "max_translation", "max_rotation", "max_gripper_delta"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.control_period < self.physics_dt:
+            raise ValueError(
+                f"control_period={self.control_period} must be at least physics_dt={self.physics_dt}"
+            )
+        _check_box("workspace", self.workspace_low, self.workspace_high)
+
+    @property
+    def substeps(self) -> int:
+        """Physics steps per control step."""
+        return max(1, round(self.control_period / self.physics_dt))
+
+
+@dataclass(frozen=True)
+class SuccessConfig:
+    """Success thresholds (metres), from REFERENCES.md."""
+
+    reach: float = 0.05
+    """tool within this distance of the goal position"""
+    lift: float = 0.04
+    """object raised at least this much above its resting height"""
+    carry: float = 0.05
+    """held object within this distance of the goal position"""
+    place: float = 0.05
+    """object within this horizontal distance of the target"""
+    place_height: float = 0.015
+    """placed object's height above its resting height, at most"""
+    at_rest_speed: float = 0.05
+    """object speed (m/s) below which it counts as at rest"""
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Everything that defines one simulated Franka task."""
+
+    task: TaskName = "reach"
+    object: ObjectName = "cup"
+    """the object the task is about (both objects are always on the table)"""
+    image_size: int = 128
+    """square camera images, 64 to 256 px"""
+    render_preset: RenderPreset = "fast"
+    """``fast``: low-poly meshes, no shadows; ``pretty``: full visual meshes with shadows"""
+    wrist_camera: bool = False
+    """also observe a wrist camera image under ``wrist_image``"""
+    control: ControlConfig = field(default_factory=ControlConfig)
+    success: SuccessConfig = field(default_factory=SuccessConfig)
+    terminate_on_success: bool = True
+    """end the episode (terminated=True) on the first successful step"""
+    start_noise: float = 0.06
+    """half-range (m) of the random start offset of the tool around the home position"""
+    start_yaw_noise: float = 0.3
+    """half-range (rad) of the random start yaw of the tool"""
+
+    def __post_init__(self) -> None:
+        _check_choice("task", self.task, TASKS)
+        _check_choice("object", self.object, OBJECTS)
+        _check_choice("render_preset", self.render_preset, RENDER_PRESETS)
+        if not 64 <= self.image_size <= 256:
+            raise ValueError(f"image_size must be between 64 and 256 px, got {self.image_size}")
+        if self.start_noise < 0 or self.start_yaw_noise < 0:
+            raise ValueError("start_noise and start_yaw_noise must be >= 0")

@@ -1,0 +1,284 @@
+"""The simulated Franka tabletop environment (gymnasium API)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+
+from envs.config import EnvConfig
+from envs.controller import CartesianController, validate_action
+from envs.panda import FINGER_PADS, HOME_QPOS, HOME_TOOL_POS
+from envs.rendering import CameraRenderer
+from envs.scene import EXTERIOR_CAMERA, OBJECT_SPECS, WRIST_CAMERA, load_model
+from envs.tasks import CARRY_HEIGHT, GRASP_Z_OFFSET, Goal, grasp_yaw, is_success, sample_goal, sample_xy_apart
+from jepa_sim.geometry import ACTION_DIM, STATE_DIM, euler_to_mat, mat_to_euler, quat_to_mat, yaw_quat
+
+PREFIX = "panda/"
+SETTLE_STEPS = 25
+
+
+class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
+    """A Franka Panda on a table with a cup and a box, controlled by delta end-effector poses.
+
+    ## Description
+    One of four tasks about one of two objects (``config.task``, ``config.object``): ``reach`` (move the
+    tool to a goal position), ``grasp`` (grasp the object and lift it), ``reach_with_object`` (grasp, then
+    carry it to a goal position) and ``pick_and_place`` (grasp, carry, place it at a target on the table and
+    let go). Both objects are always on the table; the other one is a distractor. Goals are given as images:
+    ``info["goal_image"]`` after ``reset`` (and ``info["subgoal_images"]`` for pick-and-place: grasped,
+    carried, placed), rendered by putting the simulator in the goal configuration.
+
+    The world frame is the robot base frame: x forward, y left, z up, the table top at z = 0.
+    The tool frame sits between the finger pads; with the gripper pointing straight down and the fingers
+    closing along the y axis its Euler angles are (0, 0, 0).
+
+    ## Action space: ``Box(-limit, limit, (7,), float64)``
+    | index | meaning                                   | unit | default limit |
+    |-------|-------------------------------------------|------|---------------|
+    | 0-2   | dx, dy, dz of the tool, base frame        | m    | 0.075         |
+    | 3-5   | droll, dpitch, dyaw: R_new = R_delta R_cur | rad  | 0.15          |
+    | 6     | change of the commanded gripper closedness | -    | 1.0           |
+
+    The delta is applied to the measured tool pose; the target position is clipped into the workspace box,
+    solved by damped least-squares IK and tracked by the joint position controllers for one control period
+    (0.25 s by default, physics at 2 ms). Out-of-range actions are clipped (``info["action_clipped"]``); a
+    NaN, inf or wrongly shaped action raises :class:`envs.controller.ActionError`. The gripper command is
+    kept by the env between steps (0 open .. 1 closed) and the action changes it.
+
+    ## Observation space: ``Dict``
+    | key           | shape             | dtype   | meaning                                          |
+    |---------------|-------------------|---------|--------------------------------------------------|
+    | ``image``     | (S, S, 3)         | uint8   | RGB from the exterior (third-person) camera      |
+    | ``state``     | (7,)              | float64 | tool x, y, z (m), roll, pitch, yaw (rad), gripper closedness |
+    | ``wrist_image`` | (S, S, 3)       | uint8   | only with ``wrist_camera=True``                  |
+
+    ``info`` holds privileged state for oracles: ``tool_pos``, ``object_pos``, ``object_yaw``,
+    ``object_speed``, ``other_object_pos``, ``goal_pos``, ``grasped``, ``is_success``, ``gripper_command``,
+    ``applied_action``, ``action_clipped``, ``ik_error`` and ``time``.
+
+    ## Rewards
+    Sparse: 1.0 on a step where the task succeeds, else 0.0.
+
+    ## Success
+    Thresholds in :class:`envs.config.SuccessConfig`: reach, tool within 5 cm of the goal; grasp, object held
+    by both pads and raised >= 4 cm; reach_with_object, object held and within 5 cm of the goal;
+    pick_and_place, object on the table within 5 cm (xy) of the target, at rest, released.
+
+    ## Starting state
+    Object positions, yaws and the goal are sampled from ``self.np_random``; the tool starts near
+    (0.45, 0, 0.30) with uniform noise of ``start_noise`` m per axis and ``start_yaw_noise`` rad of yaw,
+    gripper open.
+
+    ## Episode end
+    ``terminated`` on success (unless ``terminate_on_success=False``); ``truncated`` by the registered
+    ``max_episode_steps``.
+
+    ## Version history
+    - v0: first release.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(self, config: EnvConfig | None = None, render_mode: str | None = None, **overrides: Any) -> None:
+        cfg = replace(config or EnvConfig(), **overrides) if overrides else (config or EnvConfig())
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode={render_mode!r} is not supported; use 'rgb_array' or None")
+        self.config = cfg
+        self.render_mode = render_mode
+        self.metadata = {"render_modes": ["rgb_array"], "render_fps": round(1.0 / cfg.control.control_period)}
+        pretty = cfg.render_preset == "pretty"
+        self.model = load_model(pretty)
+        self.model.opt.timestep = cfg.control.physics_dt
+        self.data = mujoco.MjData(self.model)
+        self.controller = CartesianController(self.model, cfg.control)
+        self._renderer = CameraRenderer(self.model, cfg.image_size, shadows=pretty)
+        self._obj = OBJECT_SPECS[cfg.object]
+        self._other = OBJECT_SPECS["box" if cfg.object == "cup" else "cup"]
+        self._obj_joint = self.model.joint(f"{cfg.object}_joint")
+        self._other_joint = self.model.joint(f"{self._other.name}_joint")
+        self._obj_geom = self.model.geom(f"{cfg.object}_body").id
+        self._pad_geoms = {self.model.geom(PREFIX + p).id for p in FINGER_PADS}
+        self._home = self._solve_home()
+        self.controller.set_home(self._home)
+
+        s = cfg.image_size
+        obs_spaces: dict[str, spaces.Space[Any]] = {
+            "image": spaces.Box(0, 255, (s, s, 3), np.uint8),
+            "state": spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float64),
+        }
+        if cfg.wrist_camera:
+            obs_spaces["wrist_image"] = spaces.Box(0, 255, (s, s, 3), np.uint8)
+        self.observation_space = spaces.Dict(obs_spaces)
+        limit = self.controller.clip_action(np.full(ACTION_DIM, np.inf))
+        self.action_space = spaces.Box(-limit, limit, (ACTION_DIM,), np.float64)
+
+        self.goal = Goal(HOME_TOOL_POS.copy())
+        self._gripper_command = 0.0
+        self._last_image: NDArray[np.uint8] | None = None
+        self._state_buf = np.zeros(mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_INTEGRATION))
+
+    # ---- set-up helpers -----------------------------------------------------------------------------
+    def _solve_home(self) -> NDArray[np.float64]:
+        qpos = self.data.qpos.copy()
+        qpos[self.controller.arm_qpos_adr] = HOME_QPOS
+        self.controller.set_home(HOME_QPOS)
+        return self.controller.solve_ik(qpos, HOME_TOOL_POS, np.eye(3), iterations=200).qpos
+
+    def _place_object(self, joint: mujoco._structs._MjModelJointViews, xy: NDArray[np.float64],
+                      z: float, yaw: float) -> None:
+        adr = joint.qposadr[0]
+        self.data.qpos[adr:adr + 3] = (xy[0], xy[1], z)
+        self.data.qpos[adr + 3:adr + 7] = yaw_quat(yaw)
+        self.data.qvel[joint.dofadr[0]:joint.dofadr[0] + 6] = 0.0
+
+    def _object_pose(self, joint: mujoco._structs._MjModelJointViews) -> tuple[NDArray[np.float64], float]:
+        adr = joint.qposadr[0]
+        pos = self.data.qpos[adr:adr + 3].copy()
+        yaw = float(mat_to_euler(quat_to_mat(self.data.qpos[adr + 3:adr + 7]))[2])
+        return pos, yaw
+
+    # ---- gymnasium API ------------------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
+        super().reset(seed=seed)
+        rng = self.np_random
+        m, d, cfg = self.model, self.data, self.config
+        mujoco.mj_resetData(m, d)
+        obj_xy = sample_xy_apart(rng, [])
+        obj_pos = np.array([obj_xy[0], obj_xy[1], self._obj.half_height])
+        self._place_object(self._obj_joint, obj_xy, self._obj.half_height, rng.uniform(-np.pi / 4, np.pi / 4))
+
+        start = HOME_TOOL_POS + rng.uniform(-cfg.start_noise, cfg.start_noise, 3)
+        start_mat = euler_to_mat(np.array([0.0, 0.0, rng.uniform(-cfg.start_yaw_noise, cfg.start_yaw_noise)]))
+        self.goal = sample_goal(cfg.task, rng, obj_pos, start, self._obj.half_height)
+        other_xy = sample_xy_apart(rng, [obj_pos, self.goal.position])
+        self._place_object(self._other_joint, other_xy, self._other.half_height, rng.uniform(-np.pi, np.pi))
+
+        qpos = d.qpos.copy()
+        qpos[self.controller.arm_qpos_adr] = self._home
+        arm = self.controller.solve_ik(qpos, start, start_mat, iterations=100).qpos
+        self._gripper_command = 0.0
+        self.controller.set_arm(d, arm, self._gripper_command)
+        mujoco.mj_forward(m, d)
+        mujoco.mj_step(m, d, nstep=SETTLE_STEPS)
+        d.time = 0.0
+
+        info = self._info()
+        goal_images = self.render_goal_images()
+        info["goal_image"] = goal_images[-1]
+        if cfg.task == "pick_and_place":
+            info["subgoal_images"] = goal_images
+        return self._observation(), info
+
+    def step(
+        self, action: NDArray[np.float64]
+    ) -> tuple[dict[str, NDArray[Any]], float, bool, bool, dict[str, Any]]:
+        a = validate_action(action)
+        clipped = self.controller.clip_action(a)
+        self._gripper_command = float(np.clip(self._gripper_command + clipped[6], 0.0, 1.0))
+        ik = self.controller.apply(self.data, clipped, self._gripper_command)
+        mujoco.mj_step(self.model, self.data, nstep=self.config.control.substeps)
+        info = self._info()
+        info["applied_action"] = clipped
+        info["action_clipped"] = bool(np.any(clipped != a))
+        info["ik_error"] = ik.position_error
+        success = bool(info["is_success"])
+        terminated = success and self.config.terminate_on_success
+        return self._observation(), float(success), terminated, False, info
+
+    def render(self) -> NDArray[np.uint8] | None:  # type: ignore[override]
+        if self.render_mode != "rgb_array":
+            return None
+        return self._last_image if self._last_image is not None else self._renderer.render(self.data, EXTERIOR_CAMERA)
+
+    def close(self) -> None:
+        if hasattr(self, "_renderer"):
+            self._renderer.close()
+
+    # ---- observations and privileged state -----------------------------------------------------------
+    def _observation(self) -> dict[str, NDArray[Any]]:
+        image = self._renderer.render(self.data, EXTERIOR_CAMERA)
+        self._last_image = image
+        obs: dict[str, NDArray[Any]] = {"image": image, "state": self.controller.state(self.data)}
+        if self.config.wrist_camera:
+            obs["wrist_image"] = self._renderer.render(self.data, PREFIX + WRIST_CAMERA)
+        return obs
+
+    def is_grasped(self) -> bool:
+        """Both finger pads touch the task object."""
+        touching: set[int] = set()
+        for i in range(self.data.ncon):
+            con = self.data.contact[i]
+            pair = {int(con.geom1), int(con.geom2)}
+            if self._obj_geom in pair:
+                touching |= pair & self._pad_geoms
+        return touching == self._pad_geoms
+
+    def _info(self) -> dict[str, Any]:
+        tool_pos, _ = self.controller.tool_pose(self.data)
+        obj_pos, obj_yaw = self._object_pose(self._obj_joint)
+        other_pos, _ = self._object_pose(self._other_joint)
+        dof = self._obj_joint.dofadr[0]
+        speed = float(np.linalg.norm(self.data.qvel[dof:dof + 3]))
+        grasped = self.is_grasped()
+        success = is_success(self.config.task, tool_pos, obj_pos, speed, self._obj.half_height, grasped,
+                             self.goal, self.config.success)
+        return {
+            "task": self.config.task, "object": self.config.object, "time": float(self.data.time),
+            "tool_pos": tool_pos, "object_pos": obj_pos, "object_yaw": obj_yaw, "object_speed": speed,
+            "object_rest_height": self._obj.half_height, "other_object_pos": other_pos,
+            "goal_pos": self.goal.position.copy(), "grasped": grasped, "is_success": success,
+            "gripper_command": self._gripper_command,
+        }
+
+    # ---- goal images --------------------------------------------------------------------------------
+    def _pose_arm(self, tool_pos: NDArray[np.float64], yaw: float, closedness: float) -> None:
+        arm = self.controller.solve_ik(self.data.qpos.copy(), tool_pos, euler_to_mat(np.array([0.0, 0.0, yaw])),
+                                       iterations=100).qpos
+        self.controller.set_arm(self.data, arm, closedness)
+
+    def _goal_configurations(self) -> list[tuple[NDArray[np.float64], NDArray[np.float64] | None, float]]:
+        """(tool position, object centre or None to leave it, gripper closedness) for each (sub)goal."""
+        obj_pos, _ = self._object_pose(self._obj_joint)
+        goal = self.goal.position
+        lift = np.array([0.0, 0.0, GRASP_Z_OFFSET])
+        held = 1.0 - self._obj.grasp_width / 0.08
+        task = self.config.task
+        if task == "reach":
+            return [(goal, None, 0.0)]
+        if task == "grasp":
+            return [(goal + lift, goal, held)]
+        if task == "reach_with_object":
+            return [(goal + lift, goal, held)]
+        carry = np.array([goal[0], goal[1], CARRY_HEIGHT])
+        return [
+            (obj_pos + lift, obj_pos, held),
+            (carry + lift, carry, held),
+            (goal + np.array([0.0, 0.0, 0.1]), goal, 0.0),
+        ]
+
+    def render_goal_images(self) -> list[NDArray[np.uint8]]:
+        """Render the goal (last) and sub-goal configurations; the simulation state is left untouched."""
+        m, d = self.model, self.data
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        mujoco.mj_getState(m, d, self._state_buf, spec)  # includes ctrl and the solver warm start
+        _, obj_yaw = self._object_pose(self._obj_joint)
+        tool_yaw = float(self.controller.state(d)[5])
+        yaw = grasp_yaw(obj_yaw, self._obj.grasp_yaw_offset, self._obj.yaw_symmetry, tool_yaw)
+        images = []
+        for tool_pos, obj_pos, closedness in self._goal_configurations():
+            if obj_pos is not None:
+                self._place_object(self._obj_joint, obj_pos[:2], float(obj_pos[2]), obj_yaw)
+            self._pose_arm(tool_pos, yaw, closedness)
+            mujoco.mj_forward(m, d)
+            images.append(self._renderer.render(d, EXTERIOR_CAMERA))
+        mujoco.mj_setState(m, d, self._state_buf, spec)
+        mujoco.mj_forward(m, d)
+        return images

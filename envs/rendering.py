@@ -1,0 +1,48 @@
+"""Headless offscreen rendering with a clear error when no OpenGL context can be made."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+from numpy.typing import NDArray
+
+from envs.gl import ensure_gl_backend
+
+_GL_HELP = {
+    "egl": "install Mesa's EGL (Debian/Ubuntu: `apt-get install libegl1 libgl1-mesa-dri`)",
+    "osmesa": "install OSMesa (Debian/Ubuntu: `apt-get install libosmesa6`)",
+    "glfw": "GLFW needs a display; on a headless machine use MUJOCO_GL=egl",
+}
+
+
+class RenderingUnavailableError(RuntimeError):
+    """No OpenGL context could be created for offscreen rendering."""
+
+
+class CameraRenderer:
+    """Renders named cameras of one model at a fixed square size into uint8 RGB arrays."""
+
+    def __init__(self, model: mujoco.MjModel, size: int, shadows: bool) -> None:
+        backend = ensure_gl_backend()
+        try:
+            self._renderer = mujoco.Renderer(model, height=size, width=size)
+        except Exception as exc:  # MuJoCo raises several types depending on the backend
+            hint = _GL_HELP.get(backend, "set MUJOCO_GL to egl, osmesa or glfw")
+            raise RenderingUnavailableError(
+                f"could not create an OpenGL context with MUJOCO_GL={backend} ({exc}); {hint}. "
+                "MUJOCO_GL must be set before `mujoco` is first imported."
+            ) from exc
+        self._options = mujoco.MjvOption()
+        self._shadows = shadows
+        self.size = size
+
+    def render(self, data: mujoco.MjData, camera: str) -> NDArray[np.uint8]:
+        """An RGB image (size, size, 3) of ``camera`` for the current ``data``."""
+        self._renderer.update_scene(data, camera=camera, scene_option=self._options)
+        self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self._shadows
+        return self._renderer.render()
+
+    def close(self) -> None:
+        renderer, self._renderer = getattr(self, "_renderer", None), None
+        if renderer is not None:
+            renderer.close()

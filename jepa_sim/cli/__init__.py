@@ -1,0 +1,1 @@
+"""The ``jepa-sim`` command line."""
