@@ -42,26 +42,32 @@ class ControlConfig:
     """largest |droll|, |dpitch|, |dyaw| per step (rad), DROID's limit"""
     max_gripper_delta: float = 1.0
     """largest |dgripper| per step"""
-    workspace_low: tuple[float, float, float] = (0.25, -0.35, 0.005)
-    """lowest commanded tool position (m, base frame)"""
-    workspace_high: tuple[float, float, float] = (0.75, 0.35, 0.55)
-    """highest commanded tool position (m, base frame)"""
-    ik_damping: float = 1e-3
+    workspace_low: tuple[float, float, float] = (0.3, -0.3, 0.02)
+    """lowest commanded tool position (m, base frame); at z = 0.02 the fingertips touch the table"""
+    workspace_high: tuple[float, float, float] = (0.62, 0.3, 0.3)
+    """highest commanded tool position (m, base frame); the box is reachable pointing down at any yaw"""
+    ik_damping: float = 1e-4
     """damping of the least-squares IK"""
+    ik_nullspace_gain: float = 0.2
+    """fraction of the way back to the home posture taken in the Jacobian's null space per step"""
     ik_iterations: int = 30
     """most IK iterations per step"""
     ik_tolerance: float = 5e-4
     """IK stops once the position error is below this (m)"""
+    waypoints: int = 5
+    """IK waypoints per control step along the straight line to the commanded pose"""
+    ik_bisections: int = 5
+    """for unreachable targets: bisection steps that shorten the motion to what IK can reach"""
 
     def __post_init__(self) -> None:
         for name in ("control_period", "physics_dt", "max_translation", "max_rotation", "max_gripper_delta"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.control_period < self.physics_dt:
-            raise ValueError(
-                f"control_period={self.control_period} must be at least physics_dt={self.physics_dt}"
-            )
+            raise ValueError(f"control_period={self.control_period} must be at least physics_dt={self.physics_dt}")
         _check_box("workspace", self.workspace_low, self.workspace_high)
+        if not 1 <= self.waypoints <= self.substeps:
+            raise ValueError(f"waypoints must be between 1 and substeps={self.substeps}, got {self.waypoints}")
 
     @property
     def substeps(self) -> int:
@@ -104,7 +110,7 @@ class EnvConfig:
     success: SuccessConfig = field(default_factory=SuccessConfig)
     terminate_on_success: bool = True
     """end the episode (terminated=True) on the first successful step"""
-    start_noise: float = 0.06
+    start_noise: float = 0.05
     """half-range (m) of the random start offset of the tool around the home position"""
     start_yaw_noise: float = 0.3
     """half-range (rad) of the random start yaw of the tool"""

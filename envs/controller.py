@@ -38,9 +38,13 @@ def validate_action(action: object) -> NDArray[np.float64]:
 @dataclass(frozen=True)
 class IKResult:
     qpos: NDArray[np.float64]
+    """arm joint targets (7,)"""
     position_error: float
+    """distance between the solution's tool position and ``target_pos`` (m)"""
     rotation_error: float
     iterations: int
+    target_pos: NDArray[np.float64]
+    """the tool position that was solved for"""
 
 
 class CartesianController:
@@ -60,6 +64,7 @@ class CartesianController:
         self.tcp_id = model.site(PREFIX + TCP_SITE).id
         self.home_qpos = self.arm_range.mean(axis=1)  # replaced by set_home
         self._jac = np.zeros((6, model.nv))
+        self._eye6, self._eye7 = np.eye(6), np.eye(7)
         self._low = np.asarray(config.workspace_low)
         self._high = np.asarray(config.workspace_high)
         self._step_limit = np.array(
@@ -127,28 +132,68 @@ class CartesianController:
             mujoco.mju_quat2Vel(err[3:], quat_err, 1.0)
             if np.linalg.norm(err[:3]) < cfg.ik_tolerance and np.linalg.norm(err[3:]) < 10 * cfg.ik_tolerance:
                 break
+            # Bounded error per iteration keeps the linearisation valid for far or unreachable targets.
+            err[:3] *= min(1.0, 0.05 / max(float(np.linalg.norm(err[:3])), 1e-12))
+            err[3:] *= min(1.0, 0.3 / max(float(np.linalg.norm(err[3:])), 1e-12))
             mujoco.mj_jacSite(m, d, self._jac[:3], self._jac[3:], self.tcp_id)
             jac = self._jac[:, self.arm_dof_adr]
-            jjt = jac @ jac.T + cfg.ik_damping * np.eye(6)
-            dq = jac.T @ np.linalg.solve(jjt, err)
-            # Null-space pull toward home keeps the redundant elbow away from limits.
-            pinv = jac.T @ np.linalg.solve(jjt, np.eye(6))
-            dq += (np.eye(7) - pinv @ jac) @ (0.1 * (self.home_qpos - q))
+            pinv = jac.T @ np.linalg.inv(jac @ jac.T + cfg.ik_damping * self._eye6)
+            # Null-space pull toward home keeps the redundant elbow away from limits; it is applied on the
+            # first iteration only, so it cannot fight convergence of the tool pose.
+            dq = pinv @ err
+            if it == 1:
+                dq += (self._eye7 - pinv @ jac) @ (cfg.ik_nullspace_gain * (self.home_qpos - q))
             q = np.clip(q + dq, self.arm_range[:, 0], self.arm_range[:, 1])
         else:
             d.qpos[self.arm_qpos_adr] = q
             mujoco.mj_kinematics(m, d)
             err[:3] = target_pos - d.site_xpos[self.tcp_id]
         rot_err = float(np.linalg.norm(err[3:]))
-        return IKResult(q.copy(), float(np.linalg.norm(err[:3])), rot_err, it)
+        return IKResult(q.copy(), float(np.linalg.norm(err[:3])), rot_err, it, np.array(target_pos, dtype=np.float64))
 
-    def apply(self, data: mujoco.MjData, action: NDArray[np.float64], gripper_command: float) -> IKResult:
-        """Write the joint and finger targets for an already validated and clipped action into ``data.ctrl``."""
+    def plan(self, data: mujoco.MjData, action: NDArray[np.float64]) -> tuple[list[NDArray[np.float64]], IKResult]:
+        """Joint targets along a straight Cartesian line to the commanded pose, and the final IK result.
+
+        Tracking joint targets directly would swing the tool along an arc in joint space; ``waypoints``
+        intermediate IK solutions keep it on the straight line, as a real Cartesian controller does. If the
+        commanded pose cannot be reached (outside the arm's reach or joint limits), the motion is shortened by
+        bisection to the farthest fraction of the delta that IK solves, so the arm stops at the boundary
+        instead of folding into a compromise posture.
+        """
+        pos, mat = self.tool_pose(data)
         target_pos, target_mat = self.target_pose(data, action)
-        result = self.solve_ik(data.qpos, target_pos, target_mat)
-        data.ctrl[self.arm_act] = result.qpos
-        data.ctrl[self.finger_act] = (1.0 - gripper_command) * FINGER_MAX_OPENING
-        return result
+        delta_pos = target_pos - pos
+        delta_rot = mat_to_euler(target_mat @ mat.T)
+        final = self.solve_ik(data.qpos, target_pos, target_mat)
+        reach = 1.0
+        if not self._converged(final):
+            low, high = 0.0, 1.0
+            final = self.solve_ik(data.qpos, pos, mat)  # holding still is always reachable
+            for _ in range(self.config.ik_bisections):
+                mid = 0.5 * (low + high)
+                trial = self.solve_ik(data.qpos, pos + mid * delta_pos, euler_to_mat(mid * delta_rot) @ mat)
+                if self._converged(trial):
+                    low, final = mid, trial
+                else:
+                    high = mid
+            reach = low
+        qpos = data.qpos.copy()
+        targets = []
+        n = self.config.waypoints
+        for i in range(1, n):
+            frac = reach * i / n
+            step = self.solve_ik(qpos, pos + frac * delta_pos, euler_to_mat(frac * delta_rot) @ mat)
+            qpos[self.arm_qpos_adr] = step.qpos
+            targets.append(step.qpos)
+        targets.append(final.qpos)
+        return targets, final
+
+    def set_gripper(self, data: mujoco.MjData, closedness: float) -> None:
+        """Finger position targets for a commanded closedness (0 open .. 1 closed)."""
+        data.ctrl[self.finger_act] = (1.0 - closedness) * FINGER_MAX_OPENING
+
+    def _converged(self, result: IKResult) -> bool:
+        return result.position_error < 5 * self.config.ik_tolerance and result.rotation_error < 0.02
 
     def set_home(self, qpos: NDArray[np.float64]) -> None:
         """Posture the IK null space pulls toward."""

@@ -36,8 +36,14 @@ class ExpertConfig:
 class ScriptedExpert:
     """Phase machine: approach above the object, descend, close, lift, carry, lower, release, retreat."""
 
-    def __init__(self, task: str, object_name: str, control: ControlConfig | None = None,
-                 config: ExpertConfig | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        task: str,
+        object_name: str,
+        control: ControlConfig | None = None,
+        config: ExpertConfig | None = None,
+        seed: int | None = None,
+    ) -> None:
         self.task = task
         self.spec = OBJECT_SPECS[object_name]
         self.control = control or ControlConfig()
@@ -51,8 +57,9 @@ class ScriptedExpert:
         self._grasp_yaw: float | None = None
 
     # ---- helpers ------------------------------------------------------------------------------------
-    def _move(self, state: NDArray[np.float64], target: NDArray[np.float64], yaw: float | None,
-              gripper: float) -> NDArray[np.float64]:
+    def _move(
+        self, state: NDArray[np.float64], target: NDArray[np.float64], yaw: float | None, gripper: float
+    ) -> NDArray[np.float64]:
         c = self.control
         action = np.zeros(7)
         action[:3] = np.clip(target - state[:3], -c.max_translation, c.max_translation)
@@ -87,7 +94,8 @@ class ScriptedExpert:
         hover = grasp_pose + np.array([0.0, 0.0, HOVER])
 
         if self.phase == "approach":
-            if self._near(state, hover, 0.02) and abs(wrap_angle(yaw - state[5])) < YAW_TOLERANCE:
+            xy_error = float(np.linalg.norm(state[:2] - hover[:2]))
+            if xy_error < 0.005 and self._near(state, hover, 0.02) and abs(wrap_angle(yaw - state[5])) < YAW_TOLERANCE:
                 self.phase = "descend"
             else:
                 return self._move(state, hover, yaw, -1.0)
@@ -129,8 +137,9 @@ class ScriptedExpert:
             self.phase = "retreat"
         return self._move(state, goal + np.array([0.0, 0.0, HOVER]), yaw, -1.0)
 
-    def _lift_target(self, state: NDArray[np.float64], obj: NDArray[np.float64],
-                     goal: NDArray[np.float64]) -> NDArray[np.float64]:
+    def _lift_target(
+        self, state: NDArray[np.float64], obj: NDArray[np.float64], goal: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
         if self.task == "grasp":
             return goal + np.array([0.0, 0.0, GRASP_Z_OFFSET])
         height = CARRY_HEIGHT if self.task == "pick_and_place" else max(goal[2], CARRY_HEIGHT)

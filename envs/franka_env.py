@@ -16,11 +16,23 @@ from envs.controller import CartesianController, validate_action
 from envs.panda import FINGER_PADS, HOME_QPOS, HOME_TOOL_POS
 from envs.rendering import CameraRenderer
 from envs.scene import EXTERIOR_CAMERA, OBJECT_SPECS, WRIST_CAMERA, load_model
-from envs.tasks import CARRY_HEIGHT, GRASP_Z_OFFSET, Goal, grasp_yaw, is_success, sample_goal, sample_xy_apart
+from envs.tasks import (
+    CARRY_HEIGHT,
+    GRASP_Z_OFFSET,
+    Goal,
+    LayoutError,
+    grasp_yaw,
+    is_success,
+    sample_goal,
+    sample_xy_apart,
+)
 from jepa_sim.geometry import ACTION_DIM, STATE_DIM, euler_to_mat, mat_to_euler, quat_to_mat, yaw_quat
 
 PREFIX = "panda/"
 SETTLE_STEPS = 25
+STATE_LOW = np.array([-1.5, -1.5, -0.5, -np.pi, -np.pi / 2, -np.pi, 0.0])
+STATE_HIGH = np.array([1.5, 1.5, 1.5, np.pi, np.pi / 2, np.pi, 1.0])
+"""bounds of the 7-float state: the arm's reach around its base, Euler ranges, gripper closedness"""
 
 
 class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
@@ -60,7 +72,8 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
 
     ``info`` holds privileged state for oracles: ``tool_pos``, ``object_pos``, ``object_yaw``,
     ``object_speed``, ``other_object_pos``, ``goal_pos``, ``grasped``, ``is_success``, ``gripper_command``,
-    ``applied_action``, ``action_clipped``, ``ik_error`` and ``time``.
+    ``applied_action``, ``action_clipped``, ``commanded_pos`` (the tool target after the workspace clip),
+    ``ik_error`` and ``time``.
 
     ## Rewards
     Sparse: 1.0 on a step where the task succeeds, else 0.0.
@@ -72,7 +85,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
 
     ## Starting state
     Object positions, yaws and the goal are sampled from ``self.np_random``; the tool starts near
-    (0.45, 0, 0.30) with uniform noise of ``start_noise`` m per axis and ``start_yaw_noise`` rad of yaw,
+    (0.45, 0, 0.25) with uniform noise of ``start_noise`` m per axis and ``start_yaw_noise`` rad of yaw,
     gripper open.
 
     ## Episode end
@@ -83,7 +96,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
     - v0: first release.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}  # noqa: RUF012  (gymnasium convention)
 
     def __init__(self, config: EnvConfig | None = None, render_mode: str | None = None, **overrides: Any) -> None:
         cfg = replace(config or EnvConfig(), **overrides) if overrides else (config or EnvConfig())
@@ -110,16 +123,18 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         s = cfg.image_size
         obs_spaces: dict[str, spaces.Space[Any]] = {
             "image": spaces.Box(0, 255, (s, s, 3), np.uint8),
-            "state": spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float64),
+            "state": spaces.Box(STATE_LOW, STATE_HIGH, (STATE_DIM,), np.float64),
         }
         if cfg.wrist_camera:
             obs_spaces["wrist_image"] = spaces.Box(0, 255, (s, s, 3), np.uint8)
-        self.observation_space = spaces.Dict(obs_spaces)
+        self.observation_space = spaces.Dict(obs_spaces)  # type: ignore[assignment]
         limit = self.controller.clip_action(np.full(ACTION_DIM, np.inf))
         self.action_space = spaces.Box(-limit, limit, (ACTION_DIM,), np.float64)
 
         self.goal = Goal(HOME_TOOL_POS.copy())
         self._gripper_command = 0.0
+        self.last_joint_targets: list[tuple[NDArray[np.float64], int]] = []
+        """(arm joint targets, physics steps) of each waypoint of the last step"""
         self._last_image: NDArray[np.uint8] | None = None
         self._state_buf = np.zeros(mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_INTEGRATION))
 
@@ -130,17 +145,18 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         self.controller.set_home(HOME_QPOS)
         return self.controller.solve_ik(qpos, HOME_TOOL_POS, np.eye(3), iterations=200).qpos
 
-    def _place_object(self, joint: mujoco._structs._MjModelJointViews, xy: NDArray[np.float64],
-                      z: float, yaw: float) -> None:
+    def _place_object(
+        self, joint: mujoco._structs._MjModelJointViews, xy: NDArray[np.float64], z: float, yaw: float
+    ) -> None:
         adr = joint.qposadr[0]
-        self.data.qpos[adr:adr + 3] = (xy[0], xy[1], z)
-        self.data.qpos[adr + 3:adr + 7] = yaw_quat(yaw)
-        self.data.qvel[joint.dofadr[0]:joint.dofadr[0] + 6] = 0.0
+        self.data.qpos[adr : adr + 3] = (xy[0], xy[1], z)
+        self.data.qpos[adr + 3 : adr + 7] = yaw_quat(yaw)
+        self.data.qvel[joint.dofadr[0] : joint.dofadr[0] + 6] = 0.0
 
     def _object_pose(self, joint: mujoco._structs._MjModelJointViews) -> tuple[NDArray[np.float64], float]:
         adr = joint.qposadr[0]
-        pos = self.data.qpos[adr:adr + 3].copy()
-        yaw = float(mat_to_euler(quat_to_mat(self.data.qpos[adr + 3:adr + 7]))[2])
+        pos = self.data.qpos[adr : adr + 3].copy()
+        yaw = float(mat_to_euler(quat_to_mat(self.data.qpos[adr + 3 : adr + 7]))[2])
         return pos, yaw
 
     # ---- gymnasium API ------------------------------------------------------------------------------
@@ -151,14 +167,20 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         rng = self.np_random
         m, d, cfg = self.model, self.data, self.config
         mujoco.mj_resetData(m, d)
-        obj_xy = sample_xy_apart(rng, [])
-        obj_pos = np.array([obj_xy[0], obj_xy[1], self._obj.half_height])
-        self._place_object(self._obj_joint, obj_xy, self._obj.half_height, rng.uniform(-np.pi / 4, np.pi / 4))
-
         start = HOME_TOOL_POS + rng.uniform(-cfg.start_noise, cfg.start_noise, 3)
         start_mat = euler_to_mat(np.array([0.0, 0.0, rng.uniform(-cfg.start_yaw_noise, cfg.start_yaw_noise)]))
-        self.goal = sample_goal(cfg.task, rng, obj_pos, start, self._obj.half_height)
-        other_xy = sample_xy_apart(rng, [obj_pos, self.goal.position])
+        for _ in range(100):  # object, goal, then the distractor apart from both; resample if it does not fit
+            obj_xy = sample_xy_apart(rng, [])
+            obj_pos = np.array([obj_xy[0], obj_xy[1], self._obj.half_height])
+            self.goal = sample_goal(cfg.task, rng, obj_pos, start, self._obj.half_height)
+            try:
+                other_xy = sample_xy_apart(rng, [obj_pos, self.goal.position])
+                break
+            except LayoutError:
+                continue
+        else:
+            raise LayoutError("could not lay out the objects and the goal; is the object region too small?")
+        self._place_object(self._obj_joint, obj_xy, self._obj.half_height, rng.uniform(-np.pi / 4, np.pi / 4))
         self._place_object(self._other_joint, other_xy, self._other.half_height, rng.uniform(-np.pi, np.pi))
 
         qpos = d.qpos.copy()
@@ -177,23 +199,27 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
             info["subgoal_images"] = goal_images
         return self._observation(), info
 
-    def step(
-        self, action: NDArray[np.float64]
-    ) -> tuple[dict[str, NDArray[Any]], float, bool, bool, dict[str, Any]]:
+    def step(self, action: NDArray[np.float64]) -> tuple[dict[str, NDArray[Any]], float, bool, bool, dict[str, Any]]:
         a = validate_action(action)
         clipped = self.controller.clip_action(a)
         self._gripper_command = float(np.clip(self._gripper_command + clipped[6], 0.0, 1.0))
-        ik = self.controller.apply(self.data, clipped, self._gripper_command)
-        mujoco.mj_step(self.model, self.data, nstep=self.config.control.substeps)
+        targets, ik = self.controller.plan(self.data, clipped)
+        self.controller.set_gripper(self.data, self._gripper_command)
+        substeps = np.diff(np.linspace(0, self.config.control.substeps, len(targets) + 1).round().astype(int))
+        self.last_joint_targets = list(zip(targets, substeps.tolist(), strict=True))
+        for target, nstep in self.last_joint_targets:
+            self.data.ctrl[self.controller.arm_act] = target
+            mujoco.mj_step(self.model, self.data, nstep=int(nstep))
         info = self._info()
         info["applied_action"] = clipped
         info["action_clipped"] = bool(np.any(clipped != a))
         info["ik_error"] = ik.position_error
+        info["commanded_pos"] = ik.target_pos
         success = bool(info["is_success"])
         terminated = success and self.config.terminate_on_success
         return self._observation(), float(success), terminated, False, info
 
-    def render(self) -> NDArray[np.uint8] | None:  # type: ignore[override]
+    def render(self) -> NDArray[np.uint8] | None:
         if self.render_mode != "rgb_array":
             return None
         return self._last_image if self._last_image is not None else self._renderer.render(self.data, EXTERIOR_CAMERA)
@@ -226,22 +252,32 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         obj_pos, obj_yaw = self._object_pose(self._obj_joint)
         other_pos, _ = self._object_pose(self._other_joint)
         dof = self._obj_joint.dofadr[0]
-        speed = float(np.linalg.norm(self.data.qvel[dof:dof + 3]))
+        speed = float(np.linalg.norm(self.data.qvel[dof : dof + 3]))
         grasped = self.is_grasped()
-        success = is_success(self.config.task, tool_pos, obj_pos, speed, self._obj.half_height, grasped,
-                             self.goal, self.config.success)
+        success = is_success(
+            self.config.task, tool_pos, obj_pos, speed, self._obj.half_height, grasped, self.goal, self.config.success
+        )
         return {
-            "task": self.config.task, "object": self.config.object, "time": float(self.data.time),
-            "tool_pos": tool_pos, "object_pos": obj_pos, "object_yaw": obj_yaw, "object_speed": speed,
-            "object_rest_height": self._obj.half_height, "other_object_pos": other_pos,
-            "goal_pos": self.goal.position.copy(), "grasped": grasped, "is_success": success,
+            "task": self.config.task,
+            "object": self.config.object,
+            "time": float(self.data.time),
+            "tool_pos": tool_pos,
+            "object_pos": obj_pos,
+            "object_yaw": obj_yaw,
+            "object_speed": speed,
+            "object_rest_height": self._obj.half_height,
+            "other_object_pos": other_pos,
+            "goal_pos": self.goal.position.copy(),
+            "grasped": grasped,
+            "is_success": success,
             "gripper_command": self._gripper_command,
         }
 
     # ---- goal images --------------------------------------------------------------------------------
     def _pose_arm(self, tool_pos: NDArray[np.float64], yaw: float, closedness: float) -> None:
-        arm = self.controller.solve_ik(self.data.qpos.copy(), tool_pos, euler_to_mat(np.array([0.0, 0.0, yaw])),
-                                       iterations=100).qpos
+        arm = self.controller.solve_ik(
+            self.data.qpos.copy(), tool_pos, euler_to_mat(np.array([0.0, 0.0, yaw])), iterations=100
+        ).qpos
         self.controller.set_arm(self.data, arm, closedness)
 
     def _goal_configurations(self) -> list[tuple[NDArray[np.float64], NDArray[np.float64] | None, float]]:

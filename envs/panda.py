@@ -23,8 +23,8 @@ FINGER_MAX_OPENING = 0.04
 """travel of each finger (m); the gripper opens to 0.08 m"""
 
 HOME_QPOS = np.array([0.0, -0.2835, 0.0, -2.4013, 0.0, 0.5478, 0.0])
-"""Arm joints with the tool at (0.45, 0, 0.30) pointing down, Euler (0, 0, 0); refined by IK at env start."""
-HOME_TOOL_POS = np.array([0.45, 0.0, 0.30])
+"""Arm joints with the tool near (0.45, 0, 0.25) pointing down, Euler (0, 0, 0); refined by IK at env start."""
+HOME_TOOL_POS = np.array([0.45, 0.0, 0.25])
 
 # (name, parent offset pos, quat or euler, joint range, damping, armature, mass); from the kitchen Franka.
 _LINKS: tuple[tuple[str, tuple[float, ...], str, tuple[float, ...], tuple[float, float], float, float], ...] = (
@@ -36,7 +36,9 @@ _LINKS: tuple[tuple[str, tuple[float, ...], str, tuple[float, ...], tuple[float,
     ("link6", (0, 0, 0), "euler", (1.57, 0, 1.57), (-1.6573, 2.1127), 10.0, 1.3235),
     ("link7", (0.088, 0, 0), "euler", (1.57, 0, 0.7854), (-2.8973, 2.8973), 10.0, 0.2),
 )
-_KP = (870.0, 870.0, 870.0, 870.0, 120.0, 120.0, 120.0)
+# Stiffer, critically damped joint servos than the kitchen model (whose heavy joint damping lags ~5 cm behind a
+# 0.25 s step), within the real Panda's torque limits.
+_KP = (4500.0, 4500.0, 4500.0, 4500.0, 1500.0, 1500.0, 1500.0)
 _FORCE = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
 _HAND_QUAT = (0.92388, 0, 0, -0.382683)
 _HAND_Z = 0.107
@@ -83,8 +85,16 @@ def build_panda(pretty: bool) -> mjcf.RootElement:
     col.geom.set_attributes(contype=1, conaffinity=1, group=3, type="mesh", rgba=(0.5, 0.6, 0.7, 1))
     pad = model.default.add("default", dclass="pad")
     pad.geom.set_attributes(
-        type="box", contype=1, conaffinity=1, condim=4, friction=(1.5, 0.05, 0.001),
-        solref=(0.005, 1), solimp=(0.95, 0.99, 0.001), priority=1, group=3, rgba=(0.2, 0.2, 0.2, 1),
+        type="box",
+        contype=1,
+        conaffinity=1,
+        condim=4,
+        friction=(1.5, 0.05, 0.001),
+        solref=(0.005, 1),
+        solimp=(0.95, 0.99, 0.001),
+        priority=1,
+        group=3,
+        rgba=(0.2, 0.2, 0.2, 1),
     )
 
     def add_link_geoms(body: mjcf.Element, part: str, mass: float, **pose: object) -> None:
@@ -96,38 +106,65 @@ def build_panda(pretty: bool) -> mjcf.RootElement:
     for (name, pos, rot_kind, rot, jrange, damping, mass), kp, force in zip(_LINKS, _KP, _FORCE, strict=True):
         body = parent.add("body", name=name, pos=pos, gravcomp=1, **{rot_kind: rot})
         joint = body.add(
-            "joint", name=f"joint{name[-1]}", axis=(0, 0, 1), range=jrange, damping=damping, armature=0.1
+            "joint", name=f"joint{name[-1]}", axis=(0, 0, 1), range=jrange, damping=0.05 * damping, armature=0.1
         )
         add_link_geoms(body, name, mass)
         model.actuator.add(
-            "position", name=f"act_{joint.name}", joint=joint, kp=kp, forcerange=(-force, force),
+            "position",
+            name=f"act_{joint.name}",
+            joint=joint,
+            kp=kp,
+            dampratio=1.0,
+            forcerange=(-force, force),
             ctrlrange=jrange,
         )
         parent = body
     hand = parent  # link7 carries the hand
-    add_link_geoms(hand, "hand", 0.81909, pos=(0, 0, _HAND_Z), quat=_HAND_QUAT)
+    # The hand mesh's convex hull reaches down between the finger pads, so it would push objects away before
+    # the fingers could close; a box of the real hand's size (flange to finger base) collides instead.
+    hand.add("geom", dclass="viz", mesh="hand_viz" if pretty else "hand_col", pos=(0, 0, _HAND_Z), quat=_HAND_QUAT)
+    hand.add(
+        "geom",
+        dclass="col",
+        type="box",
+        size=(0.03, 0.1, 0.028),
+        pos=(0, 0, _HAND_Z + 0.03),
+        quat=_HAND_QUAT,
+        mass=0.81909,
+    )
     # Tool frame: z up when the gripper points down, fingers closing along its y axis.
     hand.add("site", name=TCP_SITE, pos=(0, 0, _FINGER_Z + _PAD_CENTER_Z), quat=_tcp_quat(), size=(0.005,), group=4)
 
     for side, sign in (("left", 1.0), ("right", -1.0)):
-        finger = hand.add(
-            "body", name=f"finger_{side}_body", pos=(0, 0, _FINGER_Z), quat=_HAND_QUAT, gravcomp=1
-        )
+        finger = hand.add("body", name=f"finger_{side}_body", pos=(0, 0, _FINGER_Z), quat=_HAND_QUAT, gravcomp=1)
         finger.add("inertial", pos=(0, sign * 0.0119, 0.0434), mass=0.0927, diaginertia=(6.6e-5, 6.1e-5, 1.1e-5))
         finger.add(
-            "joint", name=f"finger_{side}", type="slide", axis=(0, sign, 0), range=(0, FINGER_MAX_OPENING),
-            damping=20, armature=0.5,
+            "joint",
+            name=f"finger_{side}",
+            type="slide",
+            axis=(0, sign, 0),
+            range=(0, FINGER_MAX_OPENING),
+            damping=20,
+            armature=0.5,
         )
         finger.add(
-            "geom", dclass="viz", mesh="finger_viz", material="panda_dark",
+            "geom",
+            dclass="viz",
+            mesh="finger_viz",
+            material="panda_dark",
             **({} if sign > 0 else {"quat": (0, 0, 0, 1)}),
         )
-        finger.add("geom", dclass="pad", name=f"pad_{side}", size=(0.011, 0.007, 0.022),
-                   pos=(0, sign * 0.007, _PAD_CENTER_Z))
+        finger.add(
+            "geom", dclass="pad", name=f"pad_{side}", size=(0.011, 0.007, 0.022), pos=(0, sign * 0.007, _PAD_CENTER_Z)
+        )
         # Upper finger body, so the fingers cannot pass through objects above the pads.
         finger.add("geom", dclass="pad", size=(0.011, 0.008, 0.02), pos=(0, sign * 0.012, 0.022))
         model.actuator.add(
-            "position", name=f"act_finger_{side}", joint=f"finger_{side}", kp=1500, forcerange=(-40, 40),
+            "position",
+            name=f"act_finger_{side}",
+            joint=f"finger_{side}",
+            kp=1500,
+            forcerange=(-40, 40),
             ctrlrange=(0, FINGER_MAX_OPENING),
         )
     return model
@@ -144,10 +181,12 @@ def _tcp_quat() -> tuple[float, float, float, float]:
     q_flip = np.array([0.0, 1.0, 0.0, 0.0])  # pi about x
     w1, x1, y1, z1 = q_hand
     w2, x2, y2, z2 = q_flip
-    q = np.array([
-        w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
-        w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
-        w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
-        w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2,
-    ])
+    q = np.array(
+        [
+            w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
+            w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+            w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
+            w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2,
+        ]
+    )
     return (float(q[0]), float(q[1]), float(q[2]), float(q[3]))

@@ -19,6 +19,16 @@ class RenderingUnavailableError(RuntimeError):
     """No OpenGL context could be created for offscreen rendering."""
 
 
+def _loaded_backend() -> str:
+    """The GL backend MuJoCo picked when it was imported (it reads MUJOCO_GL only then)."""
+    try:
+        from mujoco.rendering.classic import gl_context
+    except ImportError:
+        return "unknown"
+    context = getattr(gl_context, "GLContext", None)
+    return "none" if context is None else str(context.__module__).rsplit(".", 1)[-1]
+
+
 class CameraRenderer:
     """Renders named cameras of one model at a fixed square size into uint8 RGB arrays."""
 
@@ -27,10 +37,16 @@ class CameraRenderer:
         try:
             self._renderer = mujoco.Renderer(model, height=size, width=size)
         except Exception as exc:  # MuJoCo raises several types depending on the backend
-            hint = _GL_HELP.get(backend, "set MUJOCO_GL to egl, osmesa or glfw")
+            loaded = _loaded_backend()
+            if loaded not in (backend, "unknown"):
+                hint = (
+                    f"mujoco was imported before MUJOCO_GL={backend} took effect and loaded its {loaded} backend; "
+                    "import envs (or set MUJOCO_GL) before importing mujoco"
+                )
+            else:
+                hint = _GL_HELP.get(backend, "set MUJOCO_GL to egl, osmesa or glfw")
             raise RenderingUnavailableError(
-                f"could not create an OpenGL context with MUJOCO_GL={backend} ({exc}); {hint}. "
-                "MUJOCO_GL must be set before `mujoco` is first imported."
+                f"could not create an OpenGL context with MUJOCO_GL={backend} ({exc}); {hint}"
             ) from exc
         self._options = mujoco.MjvOption()
         self._shadows = shadows

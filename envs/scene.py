@@ -39,8 +39,8 @@ class ObjectSpec:
 OBJECT_SPECS: dict[str, ObjectSpec] = {
     # Cylinder of radius 3 cm: fingers close across the diameter, perpendicular to the handle (object +x).
     "cup": ObjectSpec("cup", half_height=0.045, grasp_width=0.06, grasp_yaw_offset=0.0, yaw_symmetry=np.pi),
-    # A 5.6 x 9 x 6 cm box: fingers close across the short side (object x).
-    "box": ObjectSpec("box", half_height=0.03, grasp_width=0.056, grasp_yaw_offset=np.pi / 2, yaw_symmetry=np.pi),
+    # A 9 x 5.6 x 6 cm box: fingers close across the short side (object y).
+    "box": ObjectSpec("box", half_height=0.03, grasp_width=0.056, grasp_yaw_offset=0.0, yaw_symmetry=np.pi),
 }
 
 
@@ -57,57 +57,143 @@ def _add_cup(worldbody: mjcf.Element) -> None:
     cup = worldbody.add("body", name="cup", pos=(0.5, 0.15, 0.045))
     cup.add("freejoint", name="cup_joint")
     cup.add(
-        "geom", name="cup_body", type="cylinder", size=(0.03, 0.045), mass=0.12, rgba=(0.85, 0.2, 0.15, 1),
-        condim=4, friction=(1.0, 0.02, 0.001), priority=0,
+        "geom",
+        name="cup_body",
+        type="cylinder",
+        size=(0.03, 0.045),
+        mass=0.12,
+        rgba=(0.85, 0.2, 0.15, 1),
+        condim=4,
+        friction=(1.0, 0.02, 0.001),
+        priority=0,
     )
     # Visual details: a dark inside seen from above and a handle on the +x side.
-    cup.add("geom", type="cylinder", size=(0.026, 0.001), pos=(0, 0, 0.045), rgba=(0.25, 0.05, 0.04, 1),
-            contype=0, conaffinity=0, mass=0)
-    for fromto in ((0.03, 0, 0.03, 0.05, 0, 0.03), (0.05, 0, 0.03, 0.05, 0, -0.015),
-                   (0.05, 0, -0.015, 0.03, 0, -0.015)):
-        cup.add("geom", type="capsule", size=(0.006,), fromto=fromto, rgba=(0.85, 0.2, 0.15, 1),
-                contype=0, conaffinity=0, mass=0)
+    cup.add(
+        "geom",
+        type="cylinder",
+        size=(0.026, 0.001),
+        pos=(0, 0, 0.045),
+        rgba=(0.25, 0.05, 0.04, 1),
+        contype=0,
+        conaffinity=0,
+        mass=0,
+    )
+    for fromto in (
+        (0.03, 0, 0.03, 0.05, 0, 0.03),
+        (0.05, 0, 0.03, 0.05, 0, -0.015),
+        (0.05, 0, -0.015, 0.03, 0, -0.015),
+    ):
+        cup.add(
+            "geom",
+            type="capsule",
+            size=(0.006,),
+            fromto=fromto,
+            rgba=(0.85, 0.2, 0.15, 1),
+            contype=0,
+            conaffinity=0,
+            mass=0,
+        )
 
 
 def _add_box(worldbody: mjcf.Element) -> None:
     box = worldbody.add("body", name="box", pos=(0.5, -0.15, 0.03))
     box.add("freejoint", name="box_joint")
     box.add(
-        "geom", name="box_body", type="box", size=(0.028, 0.045, 0.03), mass=0.15, rgba=(0.2, 0.4, 0.85, 1),
-        condim=4, friction=(1.0, 0.02, 0.001),
+        "geom",
+        name="box_body",
+        type="box",
+        size=(0.045, 0.028, 0.03),
+        mass=0.15,
+        rgba=(0.2, 0.4, 0.85, 1),
+        condim=4,
+        friction=(1.0, 0.02, 0.001),
     )
-    box.add("geom", type="box", size=(0.0285, 0.0455, 0.004), pos=(0, 0, 0.018), rgba=(0.95, 0.8, 0.2, 1),
-            contype=0, conaffinity=0, mass=0)
+    box.add(
+        "geom",
+        type="box",
+        size=(0.0455, 0.0285, 0.004),
+        pos=(0, 0, 0.018),
+        rgba=(0.95, 0.8, 0.2, 1),
+        contype=0,
+        conaffinity=0,
+        mass=0,
+    )
 
 
 def build_scene(pretty: bool) -> mjcf.RootElement:
     """The whole scene as an MJCF model; ``pretty`` enables full meshes and shadows."""
     root = mjcf.RootElement(model="jepa_sim_franka_table")
     root.compiler.angle = "radian"
-    root.option.set_attributes(timestep=0.002, cone="elliptic", impratio=10, noslip_iterations=2,
-                               integrator="implicitfast")
+    root.option.set_attributes(
+        timestep=0.002, cone="elliptic", impratio=10, noslip_iterations=2, integrator="implicitfast"
+    )
     root.visual.headlight.set_attributes(ambient=(0.35, 0.35, 0.35), diffuse=(0.4, 0.4, 0.4), specular=(0, 0, 0))
     root.visual.quality.shadowsize = 4096 if pretty else 0
     root.visual.map.znear = 0.01
-    root.asset.add("texture", name="floor_tex", type="2d", builtin="checker", rgb1=(0.3, 0.32, 0.35),
-                   rgb2=(0.25, 0.27, 0.3), width=256, height=256)
+    root.asset.add(
+        "texture",
+        name="floor_tex",
+        type="2d",
+        builtin="checker",
+        rgb1=(0.3, 0.32, 0.35),
+        rgb2=(0.25, 0.27, 0.3),
+        width=256,
+        height=256,
+    )
     root.asset.add("material", name="floor_mat", texture="floor_tex", texrepeat=(8, 8))
-    root.asset.add("texture", name="wood_tex", type="2d", builtin="flat", rgb1=(0.6, 0.52, 0.42),
-                   width=64, height=64, mark="random", random=0.15, markrgb=(0.52, 0.45, 0.36))
+    root.asset.add(
+        "texture",
+        name="wood_tex",
+        type="2d",
+        builtin="flat",
+        rgb1=(0.6, 0.52, 0.42),
+        width=64,
+        height=64,
+        mark="random",
+        random=0.15,
+        markrgb=(0.52, 0.45, 0.36),
+    )
     root.asset.add("material", name="wood_mat", texture="wood_tex", texrepeat=(4, 4))
 
     wb = root.worldbody
-    wb.add("light", name="key", pos=(0.6, -0.4, 1.8), dir=(-0.1, 0.2, -1), directional=True,
-           diffuse=(0.55, 0.55, 0.55), castshadow=pretty)
+    wb.add(
+        "light",
+        name="key",
+        pos=(0.6, -0.4, 1.8),
+        dir=(-0.1, 0.2, -1),
+        directional=True,
+        diffuse=(0.55, 0.55, 0.55),
+        castshadow=pretty,
+    )
     wb.add("geom", name="floor", type="plane", size=(3, 3, 0.1), pos=(0, 0, -0.76), material="floor_mat")
-    wb.add("geom", name="table", type="box", size=(0.55, 0.7, 0.02), pos=(0.4, 0, -0.02), material="wood_mat",
-           condim=3, friction=(0.8, 0.02, 0.001))
+    wb.add(
+        "geom",
+        name="table",
+        type="box",
+        size=(0.55, 0.7, 0.02),
+        pos=(0.4, 0, -0.02),
+        material="wood_mat",
+        condim=3,
+        friction=(0.8, 0.02, 0.001),
+    )
     for x in (-0.1, 0.9):
         for y in (-0.65, 0.65):
-            wb.add("geom", type="box", size=(0.025, 0.025, 0.37), pos=(x, y, -0.41), rgba=(0.3, 0.25, 0.2, 1),
-                   contype=0, conaffinity=0)
-    wb.add("camera", name=EXTERIOR_CAMERA, pos=EXTERIOR_CAMERA_POS, fovy=EXTERIOR_CAMERA_FOVY,
-           xyaxes=_look_at_xyaxes(EXTERIOR_CAMERA_POS, EXTERIOR_CAMERA_TARGET))
+            wb.add(
+                "geom",
+                type="box",
+                size=(0.025, 0.025, 0.37),
+                pos=(x, y, -0.41),
+                rgba=(0.3, 0.25, 0.2, 1),
+                contype=0,
+                conaffinity=0,
+            )
+    wb.add(
+        "camera",
+        name=EXTERIOR_CAMERA,
+        pos=EXTERIOR_CAMERA_POS,
+        fovy=EXTERIOR_CAMERA_FOVY,
+        xyaxes=_look_at_xyaxes(EXTERIOR_CAMERA_POS, EXTERIOR_CAMERA_TARGET),
+    )
     _add_cup(wb)
     _add_box(wb)
 
@@ -116,8 +202,7 @@ def build_scene(pretty: bool) -> mjcf.RootElement:
     site.pos = (0, 0, 0)
     hand = panda.find("body", "link7")
     # Looks along the flange axis at the fingers from beside the hand (MuJoCo cameras look along their -z).
-    hand.add("camera", name=WRIST_CAMERA, pos=(0.06, -0.06, 0.09), xyaxes=(0.707, 0.707, 0, 0.707, -0.707, 0),
-             fovy=80)
+    hand.add("camera", name=WRIST_CAMERA, pos=(0.06, -0.06, 0.09), xyaxes=(0.707, 0.707, 0, 0.707, -0.707, 0), fovy=80)
     return root
 
 

@@ -16,11 +16,11 @@ from envs.config import SuccessConfig
 Vec = NDArray[np.float64]
 
 OBJECT_REGION_LOW = np.array([0.40, -0.20])
-OBJECT_REGION_HIGH = np.array([0.62, 0.20])
+OBJECT_REGION_HIGH = np.array([0.60, 0.20])
 REACH_GOAL_LOW = np.array([0.35, -0.25, 0.06])
-REACH_GOAL_HIGH = np.array([0.65, 0.25, 0.35])
+REACH_GOAL_HIGH = np.array([0.60, 0.25, 0.28])
 CARRY_GOAL_LOW = np.array([0.38, -0.22, 0.12])
-CARRY_GOAL_HIGH = np.array([0.62, 0.22, 0.30])
+CARRY_GOAL_HIGH = np.array([0.60, 0.22, 0.25])
 LIFT_HEIGHT = 0.12
 """grasp task: the goal image shows the object this far above its resting height (m)"""
 CARRY_HEIGHT = 0.15
@@ -58,9 +58,7 @@ def carried_to(object_pos: Vec, goal: Vec, grasped: bool, threshold: float) -> b
     return bool(grasped and np.linalg.norm(object_pos - goal) < threshold)
 
 
-def placed(
-    object_pos: Vec, target: Vec, rest_height: float, speed: float, grasped: bool, cfg: SuccessConfig
-) -> bool:
+def placed(object_pos: Vec, target: Vec, rest_height: float, speed: float, grasped: bool, cfg: SuccessConfig) -> bool:
     """The object rests on the table within ``cfg.place`` (xy) of the target and the gripper let go."""
     near = np.linalg.norm(object_pos[:2] - target[:2]) < cfg.place
     on_table = object_pos[2] - rest_height < cfg.place_height
@@ -68,8 +66,14 @@ def placed(
 
 
 def is_success(
-    task: str, tool_pos: Vec, object_pos: Vec, object_speed: float, rest_height: float, grasped: bool,
-    goal: Goal, cfg: SuccessConfig,
+    task: str,
+    tool_pos: Vec,
+    object_pos: Vec,
+    object_speed: float,
+    rest_height: float,
+    grasped: bool,
+    goal: Goal,
+    cfg: SuccessConfig,
 ) -> bool:
     """Dispatch to the task's success check."""
     if task == "reach":
@@ -92,13 +96,19 @@ def grasp_yaw(object_yaw: float, grasp_yaw_offset: float, yaw_symmetry: float, t
 
 
 # ---- sampling -----------------------------------------------------------------------------------------
-def sample_xy_apart(rng: np.random.Generator, avoid: list[Vec], min_dist: float = MIN_OBJECT_SEPARATION) -> Vec:
+class LayoutError(RuntimeError):
+    """No placement satisfies the separation constraints (callers resample the whole layout)."""
+
+
+def sample_xy_apart(
+    rng: np.random.Generator, avoid: list[Vec], min_dist: float = MIN_OBJECT_SEPARATION, tries: int = 50
+) -> Vec:
     """A table position in the object region at least ``min_dist`` (xy) from every point in ``avoid``."""
-    for _ in range(1000):
+    for _ in range(tries):
         xy = rng.uniform(OBJECT_REGION_LOW, OBJECT_REGION_HIGH)
         if all(np.linalg.norm(xy - np.asarray(p)[:2]) >= min_dist for p in avoid):
             return xy
-    raise RuntimeError("could not place an object apart from the others; the object region is too small")
+    raise LayoutError(f"no table position at least {min_dist} m from {len(avoid)} other point(s)")
 
 
 def sample_goal(task: str, rng: np.random.Generator, object_pos: Vec, tool_pos: Vec, rest_height: float) -> Goal:
@@ -118,6 +128,6 @@ def sample_goal(task: str, rng: np.random.Generator, object_pos: Vec, tool_pos: 
                 return Goal(goal)
         raise RuntimeError("could not sample a carry goal away from the object")
     if task == "pick_and_place":
-        xy = sample_xy_apart(rng, [object_pos])
+        xy = sample_xy_apart(rng, [object_pos], tries=1000)
         return Goal(np.array([xy[0], xy[1], rest_height]))
     raise ValueError(f"unknown task {task!r}")

@@ -26,7 +26,7 @@ def euler_to_mat(euler: NDArray[np.floating]) -> FloatArray:
     e = np.asarray(euler, dtype=np.float64)
     cr, cp, cy = np.cos(e[..., 0]), np.cos(e[..., 1]), np.cos(e[..., 2])
     sr, sp, sy = np.sin(e[..., 0]), np.sin(e[..., 1]), np.sin(e[..., 2])
-    m = np.empty(e.shape[:-1] + (3, 3))
+    m = np.empty((*e.shape[:-1], 3, 3))
     m[..., 0, 0] = cy * cp
     m[..., 0, 1] = cy * sp * sr - sy * cr
     m[..., 0, 2] = cy * sp * cr + sy * sr
@@ -95,7 +95,7 @@ def quat_to_mat(quat: NDArray[np.floating]) -> FloatArray:
     q = np.asarray(quat, dtype=np.float64)
     q = q / np.linalg.norm(q, axis=-1, keepdims=True)
     w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    m = np.empty(q.shape[:-1] + (3, 3))
+    m = np.empty((*q.shape[:-1], 3, 3))
     m[..., 0, 0] = 1 - 2 * (y * y + z * z)
     m[..., 0, 1] = 2 * (x * y - z * w)
     m[..., 0, 2] = 2 * (x * z + y * w)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def _combos(args: RolloutArgs) -> list[tuple[str, str, str]]:
     return combos
 
 
-def _write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
+def _write_video(path: Path, frames: list[Any], fps: int) -> None:
     import imageio.v2 as imageio
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,20 +87,26 @@ def run(args: RolloutArgs) -> int:
         control = env.unwrapped.config.control  # type: ignore[attr-defined]
         frames: list[np.ndarray] = []
         successes, steps, seconds = 0, 0, 0.0
-        bar = tqdm(range(args.episodes), desc=f"{task}/{obj}", unit="ep", leave=False)
-        for i in bar:
-            policy = make_policy(args.policy, task, obj, control, args.seed + i)
-            record = (args.video is not None or args.out is not None) and i < args.videos_per_env
-            result = run_episode(env, policy, seed=args.seed + i, record=record)
-            successes += result.success
-            steps += result.steps
-            seconds += result.seconds
-            frames += result.frames
-            bar.set_postfix(success=f"{successes}/{i + 1}", steps_per_s=f"{steps / max(seconds, 1e-9):.0f}")
-        env.close()
+        bar = tqdm(range(args.episodes), desc=f"{task}/{obj}", unit="ep", leave=False, mininterval=1.0)
+        try:
+            for i in bar:
+                policy = make_policy(args.policy, task, obj, control, args.seed + i)
+                record = (args.video is not None or args.out is not None) and i < args.videos_per_env
+                result = run_episode(env, policy, seed=args.seed + i, record=record)
+                successes += result.success
+                steps += result.steps
+                seconds += result.seconds
+                frames += result.frames
+                bar.set_postfix(
+                    success=f"{successes}/{i + 1}", steps_per_s=f"{steps / max(seconds, 1e-9):.0f}", refresh=False
+                )
+        finally:
+            env.close()
         rate = successes / args.episodes
         results.setdefault(task, {})[obj] = {
-            "success_rate": rate, "n": args.episodes, "mean_steps": steps / args.episodes,
+            "success_rate": rate,
+            "n": args.episodes,
+            "mean_steps": steps / args.episodes,
             "steps_per_second": steps / max(seconds, 1e-9),
         }
         rows.append((task, obj, rate, args.episodes, steps / args.episodes, steps / max(seconds, 1e-9)))
@@ -111,8 +117,8 @@ def run(args: RolloutArgs) -> int:
             _write_video(args.out / f"{task}_{obj}.mp4", frames, fps)
 
     table = [
-        f"Policy `{args.policy}`, {args.episodes} episodes per row (seeds {args.seed}..{args.seed + args.episodes - 1}),"
-        f" {args.image_size} px `{args.render_preset}`.",
+        f"Policy `{args.policy}`, {args.episodes} episodes per row "
+        f"(seeds {args.seed}..{args.seed + args.episodes - 1}), {args.image_size} px `{args.render_preset}`.",
         "",
         "| task | object | success | episodes | mean steps | env steps/s |",
         "|---|---|---|---|---|---|",
