@@ -14,10 +14,9 @@ import argparse
 import time
 
 import gymnasium as gym
-import mujoco
 import numpy as np
 
-import envs  # noqa: F401  (sets MUJOCO_GL before mujoco is imported)
+import envs  # noqa: F401  (registers the ids and sets MUJOCO_GL: mujoco is imported after it, lazily)
 from envs.expert import ScriptedExpert
 
 SIZES = (64, 128, 256)
@@ -29,6 +28,8 @@ Ctrl = tuple[np.ndarray, list[tuple[np.ndarray, int]]]
 
 def bench_env(preset: str, size: int, steps: int, seed: int = 0) -> tuple[float, list[Ctrl], np.ndarray]:
     """Env steps per second; also the ctrl sequence and the start state, for the raw replay."""
+    import mujoco
+
     env = gym.make(
         "JepaSim/FrankaPickAndPlace-v0",
         object="cup",
@@ -57,6 +58,8 @@ def bench_env(preset: str, size: int, steps: int, seed: int = 0) -> tuple[float,
 
 def bench_raw(preset: str, size: int, ctrls: list[Ctrl], start: np.ndarray) -> float:
     """Bare ``mj_step`` + ``Renderer`` loop replaying the env's targets: the limit for this scene."""
+    import mujoco
+
     from envs.scene import EXTERIOR_CAMERA, load_model
 
     model = load_model(preset == "pretty")

@@ -22,7 +22,7 @@ class RolloutArgs:
     env: str = "all"
     """a registered id (see `jepa-sim envs`) or `all` for every task"""
     object: Literal["cup", "box", "all"] = "all"
-    """the task object; `all` runs both (reach, which needs no object, runs once)"""
+    """the task object; `all` runs both (for reach the object is only scenery)"""
     policy: Literal["expert", "random"] = "expert"
     """`expert`: scripted with privileged state; `random`: uniform random actions"""
     episodes: int = 5
@@ -50,8 +50,6 @@ def _combos(args: RolloutArgs) -> list[tuple[str, str, str]]:
     for env_id in env_ids:
         task = task_of(env_id)
         objects = ["cup", "box"] if args.object == "all" else [args.object]
-        if task == "reach" and args.object == "all":
-            objects = ["cup"]
         combos += [(env_id, task, obj) for obj in objects]
     return combos
 
