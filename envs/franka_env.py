@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from envs.config import EnvConfig
 from envs.controller import CartesianController, validate_action
-from envs.panda import FINGER_PADS, HOME_QPOS, HOME_TOOL_POS
+from envs.panda import FINGER_MAX_OPENING, FINGER_PADS, HOME_QPOS, HOME_TOOL_POS
 from envs.rendering import CameraRenderer
 from envs.scene import EXTERIOR_CAMERA, OBJECT_SPECS, WRIST_CAMERA, load_model
 from envs.tasks import (
@@ -285,13 +285,11 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         obj_pos, _ = self._object_pose(self._obj_joint)
         goal = self.goal.position
         lift = np.array([0.0, 0.0, GRASP_Z_OFFSET])
-        held = 1.0 - self._obj.grasp_width / 0.08
+        held = 1.0 - self._obj.grasp_width / (2 * FINGER_MAX_OPENING)
         task = self.config.task
         if task == "reach":
             return [(goal, None, 0.0)]
-        if task == "grasp":
-            return [(goal + lift, goal, held)]
-        if task == "reach_with_object":
+        if task in ("grasp", "reach_with_object"):  # the object held at the goal position
             return [(goal + lift, goal, held)]
         carry = np.array([goal[0], goal[1], CARRY_HEIGHT])
         return [
