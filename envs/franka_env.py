@@ -72,8 +72,8 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
 
     ``info`` holds privileged state for oracles: ``tool_pos``, ``object_pos``, ``object_yaw``,
     ``object_speed``, ``other_object_pos``, ``goal_pos``, ``grasped``, ``is_success``, ``gripper_command``,
-    ``applied_action``, ``action_clipped``, ``commanded_pos`` (the tool target after the workspace clip),
-    ``ik_error`` and ``time``.
+    ``applied_action``, ``action_clipped``, ``commanded_pos`` (the tool target after the workspace clip,
+    shortened if unreachable), ``ik_error`` and ``time``.
 
     ## Rewards
     Sparse: 1.0 on a step where the task succeeds, else 0.0.
@@ -133,6 +133,11 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
 
         self.goal = Goal(HOME_TOOL_POS.copy())
         self._gripper_command = 0.0
+        control = cfg.control
+        self._waypoint_steps = (
+            np.diff(np.linspace(0, control.substeps, control.waypoints + 1).round()).astype(int).tolist()
+        )
+        """physics steps spent tracking each IK waypoint of a control step"""
         self.last_joint_targets: list[tuple[NDArray[np.float64], int]] = []
         """(arm joint targets, physics steps) of each waypoint of the last step"""
         self._last_image: NDArray[np.uint8] | None = None
@@ -205,11 +210,10 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         self._gripper_command = float(np.clip(self._gripper_command + clipped[6], 0.0, 1.0))
         targets, ik = self.controller.plan(self.data, clipped)
         self.controller.set_gripper(self.data, self._gripper_command)
-        substeps = np.diff(np.linspace(0, self.config.control.substeps, len(targets) + 1).round().astype(int))
-        self.last_joint_targets = list(zip(targets, substeps.tolist(), strict=True))
+        self.last_joint_targets = list(zip(targets, self._waypoint_steps, strict=True))
         for target, nstep in self.last_joint_targets:
             self.data.ctrl[self.controller.arm_act] = target
-            mujoco.mj_step(self.model, self.data, nstep=int(nstep))
+            mujoco.mj_step(self.model, self.data, nstep=nstep)
         info = self._info()
         info["applied_action"] = clipped
         info["action_clipped"] = bool(np.any(clipped != a))

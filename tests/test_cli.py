@@ -78,6 +78,12 @@ def test_rollout_unknown_env_is_a_clear_error():
         main(["rollout", "--env", "JepaSim/Juggle-v0"])
 
 
+def test_bad_image_size_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="image_size must be between 64 and 256 px, got 32"):
+        main(["rollout", "--env", "JepaSim/FrankaReach-v0", "--image-size", "32", "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()  # nothing written
+
+
 def test_video_with_several_envs_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="--video needs one env and one object"):
         main(["rollout", "--env", "all", "--video", str(tmp_path / "x.mp4")])

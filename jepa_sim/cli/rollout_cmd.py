@@ -54,12 +54,23 @@ def _combos(args: RolloutArgs) -> list[tuple[str, str, str]]:
     return combos
 
 
+def _partial(path: Path) -> Path:
+    """Where ``path`` is written before an atomic rename, so an interrupted run leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(path.stem + ".partial" + path.suffix)
+
+
 def _write_video(path: Path, frames: list[Any], fps: int) -> None:
     import imageio.v2 as imageio
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".partial" + path.suffix)
+    tmp = _partial(path)
     imageio.mimsave(tmp, frames, fps=fps, macro_block_size=1)
+    tmp.replace(path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = _partial(path)
+    tmp.write_text(text)
     tmp.replace(path)
 
 
@@ -81,7 +92,10 @@ def run(args: RolloutArgs) -> int:
     results: dict[str, dict[str, dict[str, float | int]]] = {}
     rows = []
     for env_id, task, obj in combos:
-        env = gym.make(env_id, object=obj, image_size=args.image_size, render_preset=args.render_preset)
+        try:
+            env = gym.make(env_id, object=obj, image_size=args.image_size, render_preset=args.render_preset)
+        except ValueError as exc:  # a bad config field, named by EnvConfig
+            raise SystemExit(f"jepa-sim rollout: {exc}") from exc
         control = env.unwrapped.config.control  # type: ignore[attr-defined]
         frames: list[np.ndarray] = []
         successes, steps, seconds = 0, 0, 0.0
@@ -124,9 +138,8 @@ def run(args: RolloutArgs) -> int:
     table += [f"| {t} | {o} | {r:.0%} | {n} | {s:.1f} | {sps:.0f} |" for t, o, r, n, s, sps in rows]
     print("\n".join(table))
     if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        (args.out / "results.md").write_text("\n".join(table) + "\n")
+        _write_text(args.out / "results.json", json.dumps(results, indent=2) + "\n")
+        _write_text(args.out / "results.md", "\n".join(table) + "\n")
         print(f"\nwrote {args.out}/results.json, results.md and one video per row (camera | goal image)")
     elif args.video is not None:
         print(f"\nwrote {args.video} (camera | goal image)")
