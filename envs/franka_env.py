@@ -70,7 +70,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
     | ``state``     | (7,)              | float64 | tool x, y, z (m), roll, pitch, yaw (rad), gripper closedness |
     | ``wrist_image`` | (S, S, 3)       | uint8   | only with ``wrist_camera=True``                  |
 
-    ``info`` holds privileged state for oracles: ``tool_pos``, ``object_pos``, ``object_yaw``,
+    ``info`` holds privileged state for oracles: ``tool_pos``, ``object_pos``, ``object_yaw``, ``object_quat``,
     ``object_speed``, ``other_object_pos``, ``goal_pos``, ``grasped``, ``is_success``, ``gripper_command``,
     ``applied_action``, ``action_clipped``, ``commanded_pos`` (the tool target after the workspace clip,
     shortened if unreachable), ``ik_error`` and ``time``.
@@ -254,6 +254,8 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
     def _info(self) -> dict[str, Any]:
         tool_pos, _ = self.controller.tool_pose(self.data)
         obj_pos, obj_yaw = self._object_pose(self._obj_joint)
+        adr = self._obj_joint.qposadr[0]
+        obj_quat = self.data.qpos[adr + 3 : adr + 7].copy()
         other_pos, _ = self._object_pose(self._other_joint)
         dof = self._obj_joint.dofadr[0]
         speed = float(np.linalg.norm(self.data.qvel[dof : dof + 3]))
@@ -268,6 +270,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
             "tool_pos": tool_pos,
             "object_pos": obj_pos,
             "object_yaw": obj_yaw,
+            "object_quat": obj_quat,
             "object_speed": speed,
             "object_rest_height": self._obj.half_height,
             "other_object_pos": other_pos,

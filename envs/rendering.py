@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import mujoco
 import numpy as np
 from numpy.typing import NDArray
@@ -62,3 +64,27 @@ class CameraRenderer:
         renderer, self._renderer = getattr(self, "_renderer", None), None
         if renderer is not None:
             renderer.close()
+
+
+def camera_parameters(model: mujoco.MjModel, data: mujoco.MjData, camera: str, size: int) -> dict[str, Any]:
+    """Pinhole intrinsics and base-frame extrinsics of a named camera for square ``size`` images.
+
+    ``world_from_camera`` uses the OpenCV camera convention (x right, y down, z forward), so a base-frame
+    point ``p`` projects to pixels with ``K @ R.T @ (p - t)``; MuJoCo's own camera looks along -z with y up.
+    Call after ``mj_forward`` so ``data.cam_xpos`` / ``cam_xmat`` are current.
+    """
+    cam = model.camera(camera)
+    fovy = float(model.cam_fovy[cam.id])
+    focal = 0.5 * size / np.tan(np.deg2rad(fovy) / 2.0)
+    rot_mj = data.cam_xmat[cam.id].reshape(3, 3)
+    rot_cv = rot_mj @ np.diag([1.0, -1.0, -1.0])
+    pose = np.eye(4)
+    pose[:3, :3], pose[:3, 3] = rot_cv, data.cam_xpos[cam.id]
+    return {
+        "name": camera,
+        "width": size,
+        "height": size,
+        "fovy_deg": fovy,
+        "intrinsics": [[focal, 0.0, size / 2.0], [0.0, focal, size / 2.0], [0.0, 0.0, 1.0]],
+        "world_from_camera": pose.round(6).tolist(),
+    }

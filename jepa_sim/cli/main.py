@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
 import tyro
 
-from jepa_sim.cli import envs_cmd, rollout_cmd
+from jepa_sim.cli import collect_cmd, dataset_cmd, envs_cmd, rollout_cmd
 
 # name -> (argument dataclass, function that runs it); later stages add their entries here.
 COMMANDS: dict[str, tuple[type[Any], Callable[[Any], int]]] = {
     "envs": (envs_cmd.EnvsArgs, envs_cmd.run),
     "rollout": (rollout_cmd.RolloutArgs, rollout_cmd.run),
+    "collect": (collect_cmd.CollectArgs, collect_cmd.run),
+    "dataset": (dataset_cmd.DatasetArgs, dataset_cmd.run),  # type: ignore[dict-item]
 }
+
+
+def _classes(annotation: Any) -> tuple[type, ...]:
+    """The dataclasses behind an argument annotation (a class, or a union of annotated subcommands)."""
+    if isinstance(annotation, type):
+        return (annotation,)
+    args = get_args(annotation)
+    if get_origin(annotation) is Annotated:
+        return _classes(args[0])
+    return tuple(cls for arg in args for cls in _classes(arg))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         args=sys.argv[1:] if argv is None else argv,
         description="jepa-sim: action-conditioned world models for simulated and real Franka arms.",
     )
-    for cls, run in COMMANDS.values():
-        if isinstance(args, cls):
+    for annotation, run in COMMANDS.values():
+        if isinstance(args, _classes(annotation)):
             return run(args)
     raise AssertionError(f"no command for {type(args).__name__}")
 
