@@ -24,9 +24,9 @@ from jepa_sim.geometry import wrap_angle
 Action = NDArray[np.float64]
 
 MISTAKES: dict[str, str] = {
-    "early_close": "closes the gripper too high during the descent, misses, then tries again",
+    "early_close": "closes the gripper 3-5 cm too high on the first try, then tries again",
     "offset_grasp": "aims the first grasp 1.5-3 cm beside the object",
-    "drop": "opens the gripper once while carrying, then picks the object up again",
+    "drop": "lets the object slip just after lifting it, then picks it up again",
     "detour": "heads for a random point for a few steps, then carries on",
     "hesitate": "pauses with small jittery motions for a few steps",
 }
@@ -38,7 +38,7 @@ REACH_MISTAKES = ("detour", "hesitate")
 class ImperfectConfig:
     """How imperfect the ``imperfect`` expert is."""
 
-    noise_std: float = 0.01
+    noise_std: float = 0.005
     """std of Gaussian noise on every translation (m)"""
     mistake_prob: float = 0.6
     """probability that an episode contains one mistake (see ``MISTAKES``)"""
@@ -89,27 +89,31 @@ class ImperfectExpert:
     def reset(self) -> None:
         self.expert.reset()
         rng = self.rng
-        allowed = REACH_MISTAKES if self.task == "reach" else tuple(MISTAKES)
-        self.mistake: str | None = str(rng.choice(allowed)) if rng.random() < self.config.mistake_prob else None
+        self.mistake = self.choose_mistake()
         self._step = 0
         self._done = False
         self._trigger = int(rng.integers(1, 6))
         self._remaining = 0
         angle = rng.uniform(-np.pi, np.pi)
-        self._offset = rng.uniform(0.015, 0.03) * np.array([np.cos(angle), np.sin(angle), 0.0])
+        if self.mistake == "early_close":
+            self._offset = np.array([0.0, 0.0, rng.uniform(0.03, 0.05)])
+        else:
+            self._offset = rng.uniform(0.015, 0.03) * np.array([np.cos(angle), np.sin(angle), 0.0])
         low, high = np.array(self.control.workspace_low), np.array(self.control.workspace_high)
         self._detour = rng.uniform(low + np.array([0.0, 0.0, 0.08]), high)
 
+    def choose_mistake(self) -> str | None:
+        """The mistake of the next episode, or None for a clean one."""
+        allowed = REACH_MISTAKES if self.task == "reach" else tuple(MISTAKES)
+        return str(self.rng.choice(allowed)) if self.rng.random() < self.config.mistake_prob else None
+
     def act(self, state: NDArray[np.float64], info: dict[str, Any]) -> Action:
         self._step += 1
-        if self.mistake == "offset_grasp" and not self._done:
+        if self.mistake in ("offset_grasp", "early_close") and not self._done:  # a wrong first grasp pose
             info = {**info, "object_pos": np.asarray(info["object_pos"]) + self._offset}
-            self._done = self.expert.phase == "lift"  # the first attempt is over: aim right from now on
-        elif self.mistake == "early_close" and not self._done and self.expert.phase == "descend":
-            if state[2] - info["object_pos"][2] > 0.04 and self.rng.random() < 0.5:
-                self.expert.phase, self.expert._counter, self._done = "close", 0, True
-        elif self.mistake == "drop" and not self._done and self.expert.phase == "carry" and info["grasped"]:
-            if self.rng.random() < 0.4:
+            self._done = self.expert.phase in ("close", "lift")  # first attempt made: aim right from now on
+        elif self.mistake == "drop" and not self._done and self.expert.phase == "lift" and info["grasped"]:
+            if info["object_pos"][2] - info["object_rest_height"] > 0.02:  # slips out just after lift-off
                 self._done = True
                 action = self.expert.act(state, info)
                 action[6] = -1.0
@@ -179,12 +183,12 @@ class Explorer:
 
 PolicyFactory = Callable[[str, str, ControlConfig, int], Policy]
 COLLECT_POLICIES: dict[str, PolicyFactory] = {
-    "expert": lambda task, obj, control, seed: ScriptedExpert(task, obj, control, ExpertConfig(0.005), seed=seed),
+    "expert": lambda task, obj, control, seed: ScriptedExpert(task, obj, control, ExpertConfig(0.002), seed=seed),
     "imperfect": lambda task, obj, control, seed: ImperfectExpert(task, obj, control, seed=seed),
     "explore": lambda task, obj, control, seed: Explorer(control, seed=seed),
     "random": lambda task, obj, control, seed: RandomPolicy(control, seed=seed),
 }
-"""``expert``: scripted, 5 mm noise; ``imperfect``: 1 cm noise and sometimes a mistake; ``explore``: random
+"""``expert``: scripted, 2 mm noise; ``imperfect``: 5 mm noise and sometimes a mistake; ``explore``: random
 waypoints near the object; ``random``: uniform random actions"""
 
 

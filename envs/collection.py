@@ -168,7 +168,7 @@ def record_episode(env: gym.Env[Any, Any], policy: Policy, plan: EpisodePlan, ta
         if first_success is not None and step - first_success >= tail_steps:
             break
     state_arr = np.array(states, dtype=np.float64)
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "frames": np.array(frames, dtype=np.uint8),
         "states": state_arr,
         "actions": state_delta(state_arr[:-1], state_arr[1:]).reshape(-1, 7),
@@ -233,9 +233,12 @@ def close_worker_envs() -> None:
 
 
 def _init_worker() -> None:
+    import atexit
+
     import envs  # noqa: F401  (sets MUJOCO_GL and registers the ids in the spawned process)
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    atexit.register(close_worker_envs)  # free GL contexts before the interpreter tears down
 
 
 # ---- the dataset folder -----------------------------------------------------------------------------------

@@ -44,6 +44,11 @@ OBJECT_SPECS: dict[str, ObjectSpec] = {
 }
 
 
+OBJECT_CONTACT: dict[str, tuple[float, ...]] = {"solref": (0.005, 1.0), "solimp": (0.95, 0.99, 0.001)}
+"""stiff object contacts: with MuJoCo's default (soft) contact a finger pressing an object into the table sank
+it 2 cm deep and the solver then shot it off the table at 2 m/s; stiff contacts keep penetration to ~1-4 mm"""
+
+
 def _look_at_xyaxes(pos: tuple[float, ...], target: tuple[float, ...]) -> tuple[float, ...]:
     forward = np.asarray(target, dtype=float) - np.asarray(pos, dtype=float)
     forward /= np.linalg.norm(forward)
@@ -63,9 +68,12 @@ def _add_cup(worldbody: mjcf.Element) -> None:
         size=(0.03, 0.045),
         mass=0.12,
         rgba=(0.85, 0.2, 0.15, 1),
-        condim=4,
-        friction=(1.0, 0.02, 0.001),
+        # condim 6 with rolling friction: a knocked-over cylinder would otherwise roll off the table, which
+        # a real cup with a handle does not do.
+        condim=6,
+        friction=(1.0, 0.02, 0.005),
         priority=0,
+        **OBJECT_CONTACT,
     )
     # Visual details: a dark inside seen from above and a handle on the +x side.
     cup.add(
@@ -107,6 +115,7 @@ def _add_box(worldbody: mjcf.Element) -> None:
         rgba=(0.2, 0.4, 0.85, 1),
         condim=4,
         friction=(1.0, 0.02, 0.001),
+        **OBJECT_CONTACT,
     )
     box.add(
         "geom",
@@ -125,7 +134,7 @@ def build_scene(pretty: bool) -> mjcf.RootElement:
     root = mjcf.RootElement(model="jepa_sim_franka_table")
     root.compiler.angle = "radian"
     root.option.set_attributes(
-        timestep=0.002, cone="elliptic", impratio=10, noslip_iterations=2, integrator="implicitfast"
+        timestep=0.002, cone="elliptic", impratio=10, noslip_iterations=0, integrator="implicitfast"
     )
     root.visual.headlight.set_attributes(ambient=(0.35, 0.35, 0.35), diffuse=(0.4, 0.4, 0.4), specular=(0, 0, 0))
     root.visual.quality.shadowsize = 4096 if pretty else 0

@@ -135,3 +135,32 @@ def test_termination_on_success_and_time_limit():
         _, _, terminated, truncated, _ = env.step(np.zeros(7))
     assert truncated and not terminated
     env.close()
+
+
+def test_pressing_a_knocked_over_cup_into_the_table_does_not_launch_it():
+    """A finger pushed down onto a cup lying on its side: it may be shoved, never shot off the table."""
+    env = gym.make("JepaSim/FrankaGrasp-v0", object="cup", image_size=64).unwrapped
+    try:
+        env.reset(seed=3)
+        joint = env.model.joint("cup_joint")
+        adr = joint.qposadr[0]
+        env.data.qpos[adr : adr + 3] = (0.5, 0.0, 0.03)
+        env.data.qpos[adr + 3 : adr + 7] = (np.cos(np.pi / 4), np.sin(np.pi / 4), 0.0, 0.0)  # lying along y
+        env.data.qvel[joint.dofadr[0] : joint.dofadr[0] + 6] = 0.0
+        state = env.controller.state(env.data)
+        for _ in range(6):  # above the cup's axis, slightly off-centre, then straight down into it
+            action = np.zeros(7)
+            action[:3] = np.clip(np.array([0.51, 0.0, 0.2]) - state[:3], -0.075, 0.075)
+            state = env.step(action)[0]["state"]
+        previous = env.data.qpos[adr : adr + 3].copy()
+        for _ in range(6):
+            env.step(np.array([0.0, 0.0, -0.075, 0.0, 0.0, 0.0, 0.0]))
+            pos = env.data.qpos[adr : adr + 3].copy()
+            assert np.linalg.norm(pos - previous) < 0.1  # no more than a shove per 0.25 s step
+            assert pos[2] > 0.02  # not pressed into the table
+            cup = env.model.geom("cup_body").id
+            depth = [-c.dist for c in env.data.contact[: env.data.ncon] if cup in (c.geom1, c.geom2)]
+            assert max(depth, default=0.0) < 0.005  # stiff contacts: the soft default sank it 8 mm here
+            previous = pos
+    finally:
+        env.close()

@@ -30,7 +30,7 @@ class CollectArgs:
     episodes: int = 20
     """total number of episodes in the dataset (indices 0 .. episodes-1)"""
     policy: str = "expert:0.4,imperfect:0.4,explore:0.2"
-    """policy mix `name:weight,...` from expert (scripted, 5 mm noise), imperfect (1 cm noise, and in 60% of
+    """policy mix `name:weight,...` from expert (scripted, 2 mm noise), imperfect (5 mm noise, and in 60% of
     episodes one mistake: early close, offset grasp, drop, detour or hesitation), explore (random waypoints
     near the object, random gripper), random (uniform random actions); one name alone is allowed"""
     workers: int = 1

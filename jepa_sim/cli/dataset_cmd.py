@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import tyro
@@ -51,7 +51,7 @@ DatasetArgs = (
 AXES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "dgrip")
 
 
-def _info_text(info_dict: dict, manifest: dict) -> str:  # type: ignore[type-arg]
+def _info_text(info_dict: dict[str, Any], manifest: dict[str, Any]) -> str:
     d = info_dict
     spec = manifest["spec"]
     lines = [
@@ -86,7 +86,7 @@ def _write_preview(path: Path, dataset: object, count: int, fps: float) -> int:
     assert isinstance(dataset, EpisodeDataset)
     indices = dataset.indices
     chosen = [indices[int(i)] for i in np.linspace(0, len(indices) - 1, min(count, len(indices))).round()]
-    frames = []
+    frames: list[Any] = []
     for index in dict.fromkeys(chosen):
         arrays = read_arrays(dataset.path(index), ["frames", "goal_image"])
         goal = arrays["goal_image"]
