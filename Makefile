@@ -41,6 +41,7 @@ format: $(STAMP)
 ## Speed benchmarks: print tables side by side with the raw limits measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_env.py
+	$(BIN)/python benchmarks/bench_collect.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -103,3 +103,37 @@ def test_gl_backend_loaded_too_early_gives_a_clear_error():
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert "ERROR:" in result.stdout, result.stderr[-2000:]
     assert "loaded its glfw backend" in result.stdout and "before importing mujoco" in result.stdout
+
+
+def test_collect_info_preview_and_validate(tmp_path, capsys):
+    out = tmp_path / "ds"
+    args = ["collect", "--out", str(out), "--env", "JepaSim/FrankaReach-v0", "--object", "cup", "--episodes", "3"]
+    assert main([*args, "--image-size", "64", "--policy", "expert:1,explore:1"]) == 0
+    assert "recorded 3 episodes" in capsys.readouterr().out
+    assert main([*args, "--image-size", "64", "--policy", "expert:1,explore:1"]) == 0  # nothing left to do
+    assert "recorded 0 episodes" in capsys.readouterr().out
+
+    preview = tmp_path / "preview.gif"
+    assert main(["dataset", "info", str(out), "--preview", str(preview), "--json-out", str(tmp_path / "i.json")]) == 0
+    text = capsys.readouterr().out
+    assert "dataset" in text and "| reach/cup | 3 |" in text and "abs_p99" in text
+    info = json.loads((tmp_path / "i.json").read_text())
+    assert info["episodes"] == 3 and info["frames"] == info["steps"] + 3
+    frames = iio.imread(preview)
+    assert frames.shape[1:3] == (64, 130)  # camera | separator | goal image
+
+    assert main(["dataset", "validate", str(out)]) == 0
+    episode = next((out / "episodes").glob("episode_*.npz"))
+    episode.write_bytes(episode.read_bytes()[:1000])
+    assert main(["dataset", "validate", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert episode.name in text and "truncated" in text
+
+
+def test_collect_and_dataset_errors_are_clear(tmp_path):
+    with pytest.raises(SystemExit, match="unknown policy 'dance'"):
+        main(["collect", "--out", str(tmp_path / "x"), "--policy", "dance"])
+    with pytest.raises(SystemExit, match="unknown env id"):
+        main(["collect", "--out", str(tmp_path / "x"), "--env", "Nope-v0"])
+    with pytest.raises(SystemExit, match=r"manifest\.json is missing"):
+        main(["dataset", "info", str(tmp_path)])

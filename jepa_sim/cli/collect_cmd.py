@@ -99,7 +99,8 @@ def run(args: CollectArgs) -> int:
     except DatasetError as exc:
         raise SystemExit(f"jepa-sim collect: {exc}") from exc
     except KeyboardInterrupt:
-        print(f"\ninterrupted after {stats['episodes']} new episodes; rerun the same command to resume")
+        on_disk = len(list((args.out / "episodes").glob("episode_*.npz")))
+        print(f"\ninterrupted: {on_disk} of {args.episodes} episodes are on disk; rerun the same command to resume")
         return 130
     elapsed = time.perf_counter() - start
     skipped = args.episodes - len(reports)
