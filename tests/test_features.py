@@ -1,0 +1,90 @@
+"""`jepa-sim encode`: features cached once per frame, reused, resumable, tied to one encoder."""
+
+import numpy as np
+import pytest
+import torch
+from test_encoders import tiny_vjepa2
+
+from envs.collection import CollectSpec, collect
+from jepa_sim.cli.main import main
+from jepa_sim.data.dataset import EpisodeDataset
+from jepa_sim.data.episode import read_arrays
+from jepa_sim.data.features import FeatureCache, encode_dataset
+from jepa_sim.data.manifest import DatasetError
+from jepa_sim.encoders import load_encoder
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("feat")
+    collect(root, CollectSpec(env_ids=("JepaSim/FrankaReach-v0",), objects=("cup",), image_size=64), 3)
+    tiny_vjepa2(root.parent / "enc")
+    return root, root.parent / "enc"
+
+
+def test_encode_caches_every_frame_once_and_matches_the_encoder(data, capsys):
+    root, enc = data
+    assert main(["encode", "--data", str(root), "--encoder", str(enc), "--device", "cpu", "--batch-size", "4"]) == 0
+    assert "encoded 3 episodes" in capsys.readouterr().out
+    encoder = load_encoder(str(enc), device="cpu")
+    cache = FeatureCache.open(root, encoder.id)
+    for index in EpisodeDataset(root).indices:
+        frames = read_arrays(EpisodeDataset(root).path(index), ["frames"])["frames"]
+        tokens = cache.read(index, frames=len(frames))
+        assert tokens.dtype == np.float16 and tokens.shape == (len(frames), 16, 32)
+        expected = encoder.encode(frames).numpy()
+        np.testing.assert_allclose(tokens.astype(np.float32), expected, atol=2e-2)
+    stamps = [cache.path(i).stat().st_mtime_ns for i in range(3)]
+    assert main(["encode", "--data", str(root), "--encoder", str(enc), "--device", "cpu"]) == 0
+    assert "encoded 0 episodes" in capsys.readouterr().out
+    assert [cache.path(i).stat().st_mtime_ns for i in range(3)] == stamps
+
+
+def test_interrupted_encoding_resumes_with_only_the_missing_episodes(data, tmp_path):
+    root, enc = data
+    encoder = load_encoder(str(enc), device="cpu")
+    calls = []
+
+    def failing(frames):
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        calls.append(len(frames))
+        return encoder.encode(frames)
+
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("features"))
+    with pytest.raises(KeyboardInterrupt):
+        encode_dataset(copy, failing, encoder.describe())
+    cache = FeatureCache.open(copy, encoder.id)
+    assert cache.missing(EpisodeDataset(copy)) == [1, 2]
+    (cache.folder / ".episode_000001.npy.tmp").write_bytes(b"half")
+    done = []
+    encode_dataset(copy, encoder.encode, encoder.describe(), on_episode=lambda i, n: done.append(i))
+    assert done == [1, 2] and not list(cache.folder.glob(".*"))
+
+
+def test_features_of_another_encoder_are_kept_apart(data, tmp_path):
+    root, _ = data
+    tiny_vjepa2(tmp_path / "other", seed=1)
+    other = load_encoder(str(tmp_path / "other"), device="cpu")
+    with pytest.raises(DatasetError, match="no features of encoder"):
+        FeatureCache.open(root, other.id)
+    cache = FeatureCache(root, {**other.describe(), "dim": 64})
+    with pytest.raises(ValueError, match="tokens must be"):
+        cache.write(0, torch.zeros(2, 16, 32).numpy())
+
+
+def test_a_truncated_feature_file_is_named(data, tmp_path):
+    root, enc = data
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    encoder = load_encoder(str(enc), device="cpu")
+    cache = FeatureCache.open(copy, encoder.id)
+    path = cache.path(0)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(DatasetError, match=r"episode_000000\.npy: truncated or corrupt"):
+        cache.read(0)
