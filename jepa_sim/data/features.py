@@ -92,7 +92,7 @@ class FeatureCache:
         except FileNotFoundError as exc:
             raise DatasetError(f"{path}: missing; run `jepa-sim encode` to finish the feature cache") from exc
         except (ValueError, OSError, EOFError) as exc:
-            raise DatasetError(f"{path}: truncated or corrupt feature file ({exc}); delete it and rerun encode") from exc
+            raise DatasetError(f"{path}: truncated or corrupt feature file ({exc}); delete it, rerun encode") from exc
         grid = self.encoder["grid"]
         if tokens.ndim != 3 or tokens.shape[1:] != (grid[0] * grid[1], self.encoder["dim"]):
             raise DatasetError(f"{path}: features of shape {tokens.shape} do not match the encoder {self.encoder}")
