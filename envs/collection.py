@@ -32,6 +32,7 @@ from envs.config import OBJECTS, EnvConfig
 from envs.franka_env import FrankaTableEnv
 from envs.registration import ENV_IDS, MAX_EPISODE_STEPS, task_of
 from envs.rollout import Policy
+from jepa_sim.atomic import remove_leftovers
 from jepa_sim.data.episode import FORMAT_VERSION, Episode, EpisodeFormatError, episode_filename, write_episode
 from jepa_sim.data.episode import read_metadata as read_episode_metadata
 from jepa_sim.data.manifest import (
@@ -351,9 +352,8 @@ def prepare(root: Path, spec: CollectSpec, episodes: int) -> list[int]:
     write_manifest(root, manifest)
     folder = root / EPISODES_DIR
     folder.mkdir(exist_ok=True)
-    for leftover in folder.glob(".*.tmp"):
-        log.info("removing %s left by an interrupted run", leftover)
-        leftover.unlink()
+    for leftover in remove_leftovers(folder):
+        log.info("removed %s, left by an interrupted run", leftover)
     todo = []
     for index in range(episodes):
         path = episode_path(root, index)

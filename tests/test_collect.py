@@ -12,6 +12,7 @@ import pytest
 from envs.collect_policies import MISTAKES, ImperfectExpert, parse_mix
 from envs.collection import CollectSpec, collect, episode_path, record_episode
 from envs.franka_env import FrankaTableEnv
+from jepa_sim.atomic import temporary_path
 from jepa_sim.data.dataset import EpisodeDataset
 from jepa_sim.data.episode import read_episode
 from jepa_sim.data.manifest import DatasetError, read_manifest
@@ -113,7 +114,7 @@ def test_killed_collection_resumes_to_exactly_n_valid_episodes(tmp_path):
     proc.wait()
     finished = {p.name: p.stat().st_mtime_ns for p in (out / "episodes").glob("episode_*.npz")}
     assert 2 <= len(finished) < n
-    (out / "episodes" / ".episode_000007.npz.tmp").write_bytes(b"half an episode")  # as a kill mid-write leaves
+    temporary_path(episode_path(out, 7)).write_bytes(b"half an episode")  # as a kill mid-write leaves
 
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
     dataset = EpisodeDataset(out)

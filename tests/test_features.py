@@ -6,6 +6,7 @@ import torch
 from test_encoders import tiny_vjepa2
 
 from envs.collection import CollectSpec, collect
+from jepa_sim.atomic import temporary_path
 from jepa_sim.cli.main import main
 from jepa_sim.data.dataset import EpisodeDataset
 from jepa_sim.data.episode import read_arrays
@@ -59,7 +60,7 @@ def test_interrupted_encoding_resumes_with_only_the_missing_episodes(data, tmp_p
         encode_dataset(copy, failing, encoder.describe())
     cache = FeatureCache.open(copy, encoder.id)
     assert cache.missing(EpisodeDataset(copy)) == [1, 2]
-    (cache.folder / ".episode_000001.npy.tmp").write_bytes(b"half")
+    temporary_path(cache.path(1)).write_bytes(b"half")
     done = []
     encode_dataset(copy, encoder.encode, encoder.describe(), on_episode=lambda i, n: done.append(i))
     assert done == [1, 2] and not list(cache.folder.glob(".*"))

@@ -80,6 +80,7 @@ def _info_text(info_dict: dict[str, Any], manifest: dict[str, Any]) -> str:
 def _write_preview(path: Path, dataset: object, count: int, fps: float) -> int:
     import imageio.v2 as imageio
 
+    from jepa_sim.atomic import atomic_write
     from jepa_sim.data.dataset import EpisodeDataset
     from jepa_sim.data.episode import read_arrays
 
@@ -93,13 +94,11 @@ def _write_preview(path: Path, dataset: object, count: int, fps: float) -> int:
         separator = np.full((goal.shape[0], 2, 3), 255, np.uint8)
         frames += [np.concatenate([f, separator, goal], axis=1) for f in arrays["frames"]]
         frames += [np.zeros_like(frames[-1])] * 2  # a short black gap between episodes
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    if path.suffix.lower() == ".gif":
-        imageio.mimsave(tmp, frames, duration=1000.0 / fps, loop=0)
-    else:
-        imageio.mimsave(tmp, frames, fps=fps, macro_block_size=1)
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        if path.suffix.lower() == ".gif":
+            imageio.mimsave(tmp, frames, duration=1000.0 / fps, loop=0)
+        else:
+            imageio.mimsave(tmp, frames, fps=fps, macro_block_size=1)
     return len(dict.fromkeys(chosen))
 
 

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from jepa_sim.atomic import atomic_write
+
 
 @dataclass(frozen=True)
 class RolloutArgs:
@@ -54,24 +56,16 @@ def _combos(args: RolloutArgs) -> list[tuple[str, str, str]]:
     return combos
 
 
-def _partial(path: Path) -> Path:
-    """Where ``path`` is written before an atomic rename, so an interrupted run leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(path.stem + ".partial" + path.suffix)
-
-
 def _write_video(path: Path, frames: list[Any], fps: int) -> None:
     import imageio.v2 as imageio
 
-    tmp = _partial(path)
-    imageio.mimsave(tmp, frames, fps=fps, macro_block_size=1)
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        imageio.mimsave(tmp, frames, fps=fps, macro_block_size=1)
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = _partial(path)
-    tmp.write_text(text)
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(text)
 
 
 def run(args: RolloutArgs) -> int:

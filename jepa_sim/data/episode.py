@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from jepa_sim.atomic import atomic_write
 from jepa_sim.geometry import ACTION_DIM, STATE_DIM, state_delta
 
 FORMAT_VERSION = 1
@@ -153,20 +153,10 @@ def check_episode(episode: Episode, source: str = "episode") -> None:
 def write_episode(path: Path, episode: Episode, compresslevel: int = 1) -> None:
     """Write ``episode`` to ``path`` atomically (temporary file, fsync, rename); same episode, same bytes."""
     check_episode(episode, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compresslevel=compresslevel) as zf:
-                meta = json.dumps(episode.metadata, sort_keys=True, indent=1).encode()
-                zf.writestr(_member(METADATA_MEMBER), meta)
-                for key in sorted(episode.arrays):
-                    zf.writestr(_member(key + ".npy"), _npy_bytes(episode.arrays[key]))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path) as tmp, zipfile.ZipFile(tmp, "w", compresslevel=compresslevel) as zf:
+        zf.writestr(_member(METADATA_MEMBER), json.dumps(episode.metadata, sort_keys=True, indent=1).encode())
+        for key in sorted(episode.arrays):
+            zf.writestr(_member(key + ".npy"), _npy_bytes(episode.arrays[key]))
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:

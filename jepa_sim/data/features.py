@@ -9,7 +9,6 @@ A cache is tied to one encoder id: features of another encoder live in another f
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from jepa_sim.atomic import atomic_write, remove_leftovers
 from jepa_sim.data.dataset import EpisodeDataset
 from jepa_sim.data.episode import episode_filename, read_arrays
 from jepa_sim.data.manifest import DatasetError
@@ -64,9 +64,8 @@ class FeatureCache:
             if existing != self.encoder:
                 raise DatasetError(f"{self.folder} holds features of {existing}, not of {self.encoder}")
             return
-        tmp = self.meta_path.with_name(".meta.json.tmp")
-        tmp.write_text(json.dumps({"encoder": self.encoder, "dtype": STORAGE_DTYPE}, indent=2) + "\n")
-        os.replace(tmp, self.meta_path)
+        with atomic_write(self.meta_path) as tmp:
+            tmp.write_text(json.dumps({"encoder": self.encoder, "dtype": STORAGE_DTYPE}, indent=2) + "\n")
 
     def missing(self, dataset: EpisodeDataset) -> list[int]:
         return [i for i in dataset.indices if not self.path(i).is_file()]
@@ -76,13 +75,8 @@ class FeatureCache:
         expected = (self.encoder["grid"][0] * self.encoder["grid"][1], self.encoder["dim"])
         if tokens.ndim != 3 or tokens.shape[1:] != expected:
             raise ValueError(f"tokens must be (frames, {expected[0]}, {expected[1]}), got {tokens.shape}")
-        path = self.path(index)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as fh:
+        with atomic_write(self.path(index)) as tmp, open(tmp, "wb") as fh:
             np.save(fh, tokens.astype(STORAGE_DTYPE), allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
 
     def read(self, index: int, frames: int | None = None, mmap: bool = True) -> NDArray[Any]:
         """Tokens ``(T+1, N, D)`` of one episode (memory-mapped), checked against the expected frame count."""
@@ -101,8 +95,7 @@ class FeatureCache:
         return tokens
 
     def cleanup(self) -> None:
-        for leftover in self.folder.glob(".*.tmp"):
-            leftover.unlink()
+        remove_leftovers(self.folder)
 
 
 def list_caches(data_root: Path) -> list[str]:

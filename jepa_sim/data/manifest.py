@@ -13,9 +13,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from jepa_sim.atomic import atomic_write
 
 MANIFEST_NAME = "manifest.json"
 EPISODES_DIR = "episodes"
@@ -64,14 +65,8 @@ def read_manifest(root: Path) -> dict[str, Any]:
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
     """Write the manifest atomically (temporary file, fsync, rename)."""
-    path = manifest_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with atomic_write(manifest_path(root)) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
