@@ -33,7 +33,8 @@ from envs.franka_env import FrankaTableEnv
 from envs.registration import ENV_IDS, MAX_EPISODE_STEPS, task_of
 from envs.rollout import Policy
 from jepa_sim.atomic import remove_leftovers
-from jepa_sim.data.episode import FORMAT_VERSION, Episode, EpisodeFormatError, episode_filename, write_episode
+from jepa_sim.data.dataset import episode_path
+from jepa_sim.data.episode import FORMAT_VERSION, Episode, EpisodeFormatError, write_episode
 from jepa_sim.data.episode import read_metadata as read_episode_metadata
 from jepa_sim.data.manifest import (
     CONVENTIONS,
@@ -247,8 +248,6 @@ def _init_worker() -> None:
     # finish and be written, so workers ignore it instead of dying mid-episode with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-
 
 @contextmanager
 def _worker_environment() -> Iterator[None]:
@@ -267,10 +266,6 @@ def _worker_environment() -> Iterator[None]:
 
 
 # ---- the dataset folder -----------------------------------------------------------------------------------
-def episode_path(root: Path, index: int) -> Path:
-    return Path(root) / EPISODES_DIR / episode_filename(index)
-
-
 def describe_world(spec: CollectSpec) -> dict[str, Any]:
     """Env configuration and camera parameters for the manifest (cameras at the home pose)."""
     import mujoco

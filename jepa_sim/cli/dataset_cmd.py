@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import tyro
+
+if TYPE_CHECKING:
+    from jepa_sim.data.dataset import EpisodeDataset
 
 
 @dataclass(frozen=True)
@@ -77,14 +80,12 @@ def _info_text(info_dict: dict[str, Any], manifest: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _write_preview(path: Path, dataset: object, count: int, fps: float) -> int:
+def _write_preview(path: Path, dataset: EpisodeDataset, count: int, fps: float) -> int:
     import imageio.v2 as imageio
 
     from jepa_sim.atomic import atomic_write
-    from jepa_sim.data.dataset import EpisodeDataset
     from jepa_sim.data.episode import read_arrays
 
-    assert isinstance(dataset, EpisodeDataset)
     indices = dataset.indices
     chosen = [indices[int(i)] for i in np.linspace(0, len(indices) - 1, min(count, len(indices))).round()]
     frames: list[Any] = []
@@ -128,12 +129,9 @@ def run(args: DatasetInfoArgs | DatasetValidateArgs) -> int:
     return 0
 
 
-def _validate(dataset: object) -> int:
+def _validate(dataset: EpisodeDataset) -> int:
     from tqdm import tqdm
 
-    from jepa_sim.data.dataset import EpisodeDataset
-
-    assert isinstance(dataset, EpisodeDataset)
     bar = tqdm(total=len(dataset), desc="validate", unit="ep", mininterval=1.0)
     problems = dataset.validate(on_file=lambda index, problem: bar.update(1))
     bar.close()

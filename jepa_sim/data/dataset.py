@@ -11,10 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from jepa_sim.data.episode import EpisodeFormatError, read_arrays, read_episode, read_metadata
+from jepa_sim.data.episode import EpisodeFormatError, episode_filename, read_arrays, read_episode, read_metadata
 from jepa_sim.data.manifest import EPISODES_DIR, DatasetError, read_manifest
 
 EPISODE_RE = re.compile(r"^episode_(\d{6})\.npz$")
+
+
+def episode_path(root: Path, index: int) -> Path:
+    """Where episode ``index`` of the dataset folder ``root`` lives."""
+    return Path(root) / EPISODES_DIR / episode_filename(index)
 
 
 class EpisodeDataset:
@@ -98,7 +103,7 @@ class EpisodeDataset:
         folder = self.root / EPISODES_DIR
         if folder.is_dir():
             for path in sorted(folder.iterdir()):
-                if not EPISODE_RE.match(path.name) and path.name != ".collect.lock":
+                if not EPISODE_RE.match(path.name):
                     problems.append(f"{path}: unexpected file in the episodes folder")
         for index in self.indices:
             path = self.paths[index]

@@ -55,7 +55,7 @@ class FeatureCache:
         return cls(data_root, meta["encoder"])
 
     def path(self, index: int) -> Path:
-        return self.folder / episode_filename(index).replace(".npz", ".npy")
+        return (self.folder / episode_filename(index)).with_suffix(".npy")
 
     def write_meta(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
