@@ -26,8 +26,8 @@ def resolve(name_or_path: str) -> str:
         folder = CHECKPOINTS_DIR / "encoder"
         if not (folder / "config.json").is_file():
             raise EncoderLoadError(
-                f"the embedded default encoder is missing ({folder}/config.json); train one with "
-                "`jepa-sim pretrain` or pass a hub id or folder as the encoder"
+                f"the embedded default encoder is missing ({folder}/config.json): it is not shipped yet; "
+                "pass a V-JEPA 2 save_pretrained folder or a Hugging Face id (e.g. vjepa2-vitl) as the encoder"
             )
         return str(folder)
     return HUB_IDS.get(name_or_path, name_or_path)
