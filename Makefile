@@ -42,6 +42,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_env.py
 	$(BIN)/python benchmarks/bench_collect.py
+	$(BIN)/python benchmarks/bench_encoder.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -8,7 +8,7 @@ from typing import Annotated, Any, get_args, get_origin
 
 import tyro
 
-from jepa_sim.cli import collect_cmd, dataset_cmd, encode_cmd, envs_cmd, rollout_cmd
+from jepa_sim.cli import collect_cmd, dataset_cmd, encode_cmd, envs_cmd, pretrain_cmd, probe_cmd, rollout_cmd
 
 # name -> (argument dataclass, function that runs it); later stages add their entries here.
 COMMANDS: dict[str, tuple[type[Any], Callable[[Any], int]]] = {
@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[type[Any], Callable[[Any], int]]] = {
     "collect": (collect_cmd.CollectArgs, collect_cmd.run),
     "dataset": (dataset_cmd.DatasetArgs, dataset_cmd.run),  # type: ignore[dict-item]
     "encode": (encode_cmd.EncodeArgs, encode_cmd.run),
+    "pretrain": (pretrain_cmd.PretrainArgs, pretrain_cmd.run),
+    "probe": (probe_cmd.ProbeArgs, probe_cmd.run),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jepa_sim.encoders.base import EncoderLoadError, FrozenEncoder
-from jepa_sim.encoders.vjepa2 import load_vjepa2
+from jepa_sim.encoders.vjepa2 import load_vjepa2, random_vjepa2
 
 HUB_IDS: dict[str, str] = {
     "vjepa2-vitl": "facebook/vjepa2-vitl-fpc64-256",
@@ -26,8 +26,9 @@ def resolve(name_or_path: str) -> str:
         folder = CHECKPOINTS_DIR / "encoder"
         if not (folder / "config.json").is_file():
             raise EncoderLoadError(
-                f"the embedded default encoder is missing ({folder}/config.json): it is not shipped yet; "
-                "pass a V-JEPA 2 save_pretrained folder or a Hugging Face id (e.g. vjepa2-vitl) as the encoder"
+                f"the embedded default encoder is missing ({folder}/config.json; is the checkout complete?). "
+                "Pretrain one with `jepa-sim pretrain --data DIR` and pass OUT/encoder, or pass a V-JEPA 2 "
+                "save_pretrained folder or a Hugging Face id (e.g. vjepa2-vitl) as the encoder"
             )
         return str(folder)
     return HUB_IDS.get(name_or_path, name_or_path)
@@ -54,3 +55,9 @@ def load_encoder(
             "or a Hugging Face id (owner/name)"
         )
     return load_vjepa2(source, device, dtype, batch_size, local_files_only)
+
+
+def load_random_encoder(name_or_path: str, seed: int = 0, device: str = "auto", batch_size: int = 32) -> FrozenEncoder:
+    """The architecture of ``name_or_path`` with random weights (a baseline for probes); needs the config
+    locally (a folder, or a hub id already in the Hugging Face cache)."""
+    return random_vjepa2(resolve(name_or_path), seed, device, "float32", batch_size)

@@ -96,3 +96,18 @@ def load_vjepa2(
             "as the encoder; HF_HUB_OFFLINE=1 skips the network retries"
         ) from exc
     return VJEPA2Encoder(model, source, device, dtype, batch_size)
+
+
+def random_vjepa2(
+    source: str, seed: int = 0, device: str = "auto", dtype: str = "float32", batch_size: int = 32
+) -> VJEPA2Encoder:
+    """The architecture of the V-JEPA 2 folder or cached hub id ``source`` with freshly initialised weights:
+    the baseline that shows what pretraining adds."""
+    from transformers import VJEPA2Config, VJEPA2Model
+
+    try:
+        config = VJEPA2Config.from_pretrained(Path(source).expanduser(), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise EncoderLoadError(f"could not read a V-JEPA 2 config from {source!r}: {exc}") from exc
+    torch.manual_seed(seed)
+    return VJEPA2Encoder(VJEPA2Model(config), f"random-init:{Path(source).name}@seed{seed}", device, dtype, batch_size)

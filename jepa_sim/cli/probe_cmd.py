@@ -1,0 +1,107 @@
+"""``jepa-sim probe``: a linear probe on frozen, mean-pooled encoder tokens, against a random-weight twin."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProbeArgs:
+    """Does a frozen encoder know where the arm and the object are? Ridge regression from mean-pooled tokens
+    to the end-effector position, the object position and the gripper opening, scored by R^2 on held-out
+    episodes, side by side with the same architecture with random weights.
+
+    Test episodes: the ones the encoder's pretraining held out when it was pretrained on this dataset
+    (encoder/training.json), else a seeded split of --holdout of the episodes.
+
+    Examples:
+      jepa-sim probe --data data/sim                                # the embedded default encoder
+      jepa-sim probe --data data/sim --encoder runs/pretrain/encoder --json-out runs/probe.json
+    """
+
+    data: Path
+    """dataset folder made by `jepa-sim collect`"""
+    encoder: str = "default"
+    """`default`, a save_pretrained folder, or a Hugging Face id"""
+    baseline: bool = True
+    """also probe the same architecture with random weights"""
+    max_train_episodes: int = 300
+    """fit the probe on at most this many episodes"""
+    every: int = 1
+    """use every n-th frame"""
+    holdout: float = 0.2
+    """test fraction when the encoder carries no split for this dataset"""
+    seed: int = 0
+    device: str = "auto"
+    json_out: Path | None = None
+    """also write the scores as JSON here"""
+
+
+def probe_split(data: Path, encoder_source: Path, holdout: float, seed: int) -> tuple[list[int], list[int], str]:
+    """(train, test) episodes and where the split came from."""
+    from jepa_sim.data.clips import split_episodes
+    from jepa_sim.data.dataset import EpisodeDataset
+
+    indices = EpisodeDataset(data).indices
+    card = encoder_source / "training.json"
+    if card.is_file():
+        info = json.loads(card.read_text())
+        if Path(info.get("data", "")) == data.resolve():
+            test = [i for i in info["heldout_episodes"] if i in set(indices)]
+            if test:
+                return [i for i in indices if i not in set(test)], test, "held out of the encoder's pretraining"
+    train, test = split_episodes(indices, holdout, seed)
+    return train, test, f"seeded split ({holdout:.0%} held out)"
+
+
+def _probe(args: ProbeArgs, label: str, encode: Any, train: list[int], test: list[int]) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from jepa_sim.probe import probe_set, run_probe
+
+    with tqdm(total=len(train) + len(test), desc=f"probe {label}", unit="ep", mininterval=1.0) as bar:
+        fit = probe_set(args.data, train, encode, args.every, lambda _: bar.update(1))
+        held = probe_set(args.data, test, encode, args.every, lambda _: bar.update(1))
+    return run_probe(fit, held)
+
+
+def run(args: ProbeArgs) -> int:
+    from jepa_sim.data.episode import EpisodeFormatError
+    from jepa_sim.data.manifest import DatasetError
+    from jepa_sim.encoders import EncoderLoadError, load_encoder, load_random_encoder
+    from jepa_sim.encoders.registry import resolve
+
+    try:
+        encoder = load_encoder(args.encoder, device=args.device, batch_size=256)
+        encoders = [("pretrained", encoder)]
+        if args.baseline:
+            encoders.append(("random init", load_random_encoder(args.encoder, args.seed, args.device, 256)))
+        train, test, origin = probe_split(args.data, Path(resolve(args.encoder)), args.holdout, args.seed)
+    except (DatasetError, EncoderLoadError, ValueError) as exc:
+        raise SystemExit(f"jepa-sim probe: {exc}") from exc
+    train = train[: args.max_train_episodes]
+    print(f"encoder {encoder.id}; probe fitted on {len(train)} episodes, tested on {len(test)} ({origin})")
+    results: dict[str, Any] = {"encoder": encoder.id, "train_episodes": len(train), "test_episodes": len(test)}
+    try:
+        for label, enc in encoders:
+            results[label] = {k: vars(v) for k, v in _probe(args, label, enc.encode, train, test).items()}
+    except (DatasetError, EpisodeFormatError, ValueError) as exc:
+        raise SystemExit(f"jepa-sim probe: {exc}") from exc
+    labels = [label for label, _ in encoders]
+    print("\n| target | " + " | ".join(f"R^2 {label}" for label in labels) + " | " +
+          " | ".join(f"RMSE {label}" for label in labels) + " |")  # fmt: skip
+    print("|---" * (1 + 2 * len(labels)) + "|")
+    for target in results[labels[0]]:
+        r2 = [f"{results[label][target]['r2']:.3f}" for label in labels]
+        rmse = [f"{results[label][target]['rmse']:.4f}" for label in labels]
+        print(f"| {target} | " + " | ".join(r2) + " | " + " | ".join(rmse) + " |")
+    if args.json_out is not None:
+        from jepa_sim.atomic import atomic_write
+
+        with atomic_write(args.json_out) as tmp:
+            tmp.write_text(json.dumps(results, indent=1))
+        print(f"wrote {args.json_out}")
+    return 0

@@ -1,0 +1,125 @@
+"""Frozen-feature linear probe: does an encoder's pooled output tell where the arm and the object are?
+
+Ridge regression from mean-pooled tokens to the end-effector position, the object position and the gripper
+opening, fitted on some episodes and scored (R^2) on others, so a probe cannot memorise frames it is tested on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from jepa_sim.data.dataset import episode_path
+from jepa_sim.data.episode import read_arrays
+
+TARGETS: dict[str, Callable[[dict[str, NDArray[Any]]], NDArray[Any]]] = {
+    "ee_pos": lambda a: a["states"][:, :3],
+    "object_pos": lambda a: a["object_pose"][:, :3],
+    "gripper": lambda a: a["states"][:, 6:7],
+}
+"""what the probe regresses, from an episode's arrays (positions in metres, robot base frame)"""
+
+LAMBDAS = tuple(10.0**k for k in range(-4, 4))
+
+
+@dataclass(frozen=True)
+class ProbeSet:
+    """Pooled features and targets of some episodes, one row per frame."""
+
+    features: NDArray[np.float64]
+    targets: dict[str, NDArray[np.float64]]
+    episode: NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class ProbeScore:
+    r2: float
+    """R^2 averaged over the target's axes, on the test episodes"""
+    r2_axes: tuple[float, ...]
+    rmse: float
+    """root mean squared error over all axes (metres for positions)"""
+    ridge: float
+    """regularisation strength chosen on a validation split of the training episodes"""
+
+
+def pooled_features(encode: Callable[[Any], torch.Tensor], frames: NDArray[np.uint8], batch: int = 256) -> NDArray:
+    """Mean over tokens of the encoder output, ``(F, D)`` float64."""
+    out = [encode(frames[i : i + batch]).mean(1).double().numpy() for i in range(0, len(frames), batch)]
+    return np.concatenate(out) if out else np.zeros((0, 0))
+
+
+def probe_set(
+    root: Path,
+    episodes: Sequence[int],
+    encode: Callable[[Any], torch.Tensor],
+    every: int = 1,
+    on_episode: Callable[[int], None] | None = None,
+) -> ProbeSet:
+    """Features and targets for every ``every``-th frame of the given episodes."""
+    feats, targets, owners = [], {k: [] for k in TARGETS}, []  # type: ignore[var-annotated]
+    for index in episodes:
+        arrays = read_arrays(episode_path(root, index), ["frames", "states", "object_pose"])
+        rows = slice(None, None, every)
+        feats.append(pooled_features(encode, arrays["frames"][rows]))
+        for name, fn in TARGETS.items():
+            targets[name].append(fn(arrays)[rows])
+        owners.append(np.full(len(feats[-1]), index))
+        if on_episode is not None:
+            on_episode(index)
+    if not feats:
+        raise ValueError("no episodes to probe")
+    return ProbeSet(
+        np.concatenate(feats), {k: np.concatenate(v).astype(np.float64) for k, v in targets.items()},
+        np.concatenate(owners),
+    )  # fmt: skip
+
+
+def ridge_fit(x: NDArray, y: NDArray, lam: float) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+    """Ridge on standardised features; returns (weights, bias, feature mean, feature scale)."""
+    mean, scale = x.mean(0), x.std(0) + 1e-8
+    z = (x - mean) / scale
+    gram = z.T @ z + lam * len(z) * np.eye(z.shape[1])
+    w = np.linalg.solve(gram, z.T @ (y - y.mean(0)))
+    return w, y.mean(0), mean, scale
+
+
+def ridge_predict(model: tuple[NDArray, NDArray, NDArray, NDArray], x: NDArray) -> NDArray:
+    w, bias, mean, scale = model
+    return ((x - mean) / scale) @ w + bias
+
+
+def r2_axes(y: NDArray, pred: NDArray) -> NDArray:
+    """Coefficient of determination per output axis."""
+    ss_res = ((y - pred) ** 2).sum(0)
+    ss_tot = ((y - y.mean(0)) ** 2).sum(0) + 1e-12
+    return 1.0 - ss_res / ss_tot
+
+
+def fit_probe(train: ProbeSet, test: ProbeSet, name: str, lambdas: Sequence[float] = LAMBDAS) -> ProbeScore:
+    """Choose the ridge strength on a split of the training episodes, refit on all of them, score on test."""
+    episodes = np.unique(train.episode)
+    val_eps = episodes[::5] if len(episodes) > 1 else episodes  # every fifth training episode validates
+    val = np.isin(train.episode, val_eps)
+    fit = ~val if (~val).any() else val
+    y = train.targets[name]
+    scores = []
+    for lam in lambdas:
+        model = ridge_fit(train.features[fit], y[fit], lam)
+        scores.append(r2_axes(y[val], ridge_predict(model, train.features[val])).mean())
+    best = float(lambdas[int(np.argmax(scores))])
+    model = ridge_fit(train.features, y, best)
+    pred = ridge_predict(model, test.features)
+    axes = r2_axes(test.targets[name], pred)
+    rmse = float(np.sqrt(((test.targets[name] - pred) ** 2).mean()))
+    return ProbeScore(float(axes.mean()), tuple(float(a) for a in axes), rmse, best)
+
+
+def run_probe(train: ProbeSet, test: ProbeSet) -> dict[str, ProbeScore]:
+    """One score per target of :data:`TARGETS`."""
+    return {name: fit_probe(train, test, name) for name in TARGETS}

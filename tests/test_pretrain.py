@@ -1,0 +1,264 @@
+"""Stage-1 V-JEPA pretraining: masks, EMA, schedule, a real (tiny) run, resume, export and the probe."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from envs.collection import CollectSpec, collect
+from jepa_sim.cli.main import main
+from jepa_sim.encoders import load_encoder, load_random_encoder
+from jepa_sim.pretrain.frames import FrameBank, clips_to_pixels
+from jepa_sim.pretrain.jepa import ModelSize, build_model, context_forward, ema_update, gather_tokens
+from jepa_sim.pretrain.masks import DEFAULT_GROUPS, BlockSpec, MultiBlockMasker, block_shape, sample_target_mask
+from jepa_sim.pretrain.trainer import PretrainConfig, Pretrainer, PretrainError, StepReport, read_metrics
+from jepa_sim.probe import ProbeSet, fit_probe
+from jepa_sim.schedules import linear, warmup_stable_decay
+
+TINY = ModelSize(image_size=32, patch_size=8, width=32, depth=2, heads=2, pred_width=16, pred_depth=1, pred_heads=2)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pretrain") / "data"
+    collect(root, CollectSpec(env_ids=("JepaSim/FrankaReach-v0",), objects=("cup",), image_size=64), 5)
+    return root
+
+
+# --- masks -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [0.15, 0.3, 0.7])
+def test_one_block_covers_its_configured_share_of_the_frame(scale):
+    gen = torch.Generator().manual_seed(0)
+    spec = BlockSpec(1, scale)
+    fractions = [sample_target_mask(spec, (1, 16, 16), 4, gen).float().mean().item() for _ in range(50)]
+    assert abs(np.mean(fractions) - scale) < 0.1 * scale
+    assert all(abs(f - scale) < 0.25 * scale for f in fractions)
+
+
+def test_block_aspect_ratio_stays_in_range():
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(200):
+        _, h, w = block_shape(BlockSpec(1, 0.25), (1, 32, 32), gen)
+        assert 0.75 * 0.8 <= h / w <= 1.5 * 1.25  # rounding to whole tokens
+
+
+def test_masks_span_every_frame_and_unions_cover_more_than_one_block():
+    gen = torch.Generator().manual_seed(2)
+    mask = sample_target_mask(BlockSpec(8, 0.15), (4, 16, 16), 8, gen)
+    assert torch.equal(mask, mask[:, :1].expand_as(mask))  # the same blocks in every temporal slice
+    union = mask.float().mean().item()
+    assert 0.15 < union < 1 - 0.85**8 + 0.1  # overlapping blocks: more than one, at most all eight disjoint
+
+
+def test_masker_gives_disjoint_sorted_context_and_target_sets():
+    gen = torch.Generator().manual_seed(3)
+    masker = MultiBlockMasker((2, 8, 8), DEFAULT_GROUPS, min_context=4)
+    for pair in masker(6, gen):
+        assert pair.context.shape[0] == pair.target.shape[0] == 6
+        assert pair.context.shape[1] >= 4
+        for ctx, tgt in zip(pair.context, pair.target, strict=True):
+            assert not set(ctx.tolist()) & set(tgt.tolist())
+            assert torch.equal(ctx, ctx.sort().values) and torch.equal(tgt, tgt.sort().values)
+            assert int(ctx.min()) >= 0 and int(max(ctx.max(), tgt.max())) < 128
+
+
+def test_long_range_group_masks_most_of_the_frame():
+    gen = torch.Generator().manual_seed(4)
+    masker = MultiBlockMasker((1, 16, 16), (BlockSpec(2, 0.7),))
+    pair = masker(16, gen)[0]
+    assert pair.target.shape[1] / 256 > 0.7  # the union of two 0.7 blocks covers at least one of them
+
+
+def test_bad_mask_settings_are_refused():
+    with pytest.raises(ValueError, match="spatial_scale"):
+        BlockSpec(1, 1.5)
+    with pytest.raises(ValueError, match="min_context"):
+        MultiBlockMasker((1, 2, 2), min_context=4)
+
+
+# --- EMA and schedules ---------------------------------------------------------------------------------------
+
+
+def test_ema_update_matches_its_formula():
+    torch.manual_seed(0)
+    target, online = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    before = [p.detach().clone() for p in target.parameters()]
+    ema_update(target, online, 0.9)
+    for old, new, src in zip(before, target.parameters(), online.parameters(), strict=True):
+        torch.testing.assert_close(new, 0.9 * old + 0.1 * src, rtol=0, atol=1e-7)
+    frozen = [p.detach().clone() for p in target.parameters()]
+    ema_update(target, online, 1.0)
+    assert all(torch.equal(a, b) for a, b in zip(frozen, target.parameters(), strict=True))
+    with pytest.raises(ValueError, match="momentum"):
+        ema_update(target, online, 1.5)
+
+
+def test_warmup_stable_decay_schedule():
+    lrs = [warmup_stable_decay(s, 100, 1.0, warmup=0.1, decay=0.2, final=0.0) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == 1.0
+    assert all(lr == 1.0 for lr in lrs[10:80])
+    assert lrs[80] < 1.0 and lrs[-1] == 0.0
+    assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))
+    assert linear(0, 11, 0.996, 1.0) == 0.996 and linear(10, 11, 0.996, 1.0) == 1.0
+
+
+# --- the model ---------------------------------------------------------------------------------------------
+
+
+def test_context_encoder_sees_only_visible_tokens():
+    """Changing a masked patch's pixels leaves the context tokens unchanged (no leak from the targets)."""
+    model = build_model(TINY).eval()
+    pixels = torch.randn(1, 2, 3, 32, 32)
+    context = torch.tensor([[0, 1, 2, 3]])  # the first row of the 4x4 grid
+    with torch.no_grad():
+        a = context_forward(model.encoder, model.encoder.embeddings(pixels), context)
+        changed = pixels.clone()
+        changed[..., 24:, 24:] += 5.0  # the last patch, masked
+        b = context_forward(model.encoder, model.encoder.embeddings(changed), context)
+        full = model.encoder(pixel_values_videos=pixels).last_hidden_state
+    torch.testing.assert_close(a, b)
+    assert not torch.allclose(a, gather_tokens(full, context))  # the full pass mixes every token
+
+
+def test_frame_bank_clips_stay_inside_episodes(data):
+    from jepa_sim.data.dataset import EpisodeDataset
+
+    bank = FrameBank(data, EpisodeDataset(data).indices)
+    starts = bank.clip_starts(4, 2)
+    ends = torch.cat([bank.starts + bank.lengths])
+    for s in starts.tolist():
+        episode = int((bank.starts <= s).nonzero().max())
+        assert s + 6 < int(ends[episode])
+    clips = bank.sample(3, 4, 2, torch.Generator().manual_seed(0))
+    assert clips.shape == (3, 4, 64, 64, 3) and clips.dtype == torch.uint8
+    pixels = clips_to_pixels(clips[:, :1], 32, 2)
+    assert pixels.shape == (3, 2, 3, 32, 32) and torch.equal(pixels[:, 0], pixels[:, 1])
+
+
+# --- runs ----------------------------------------------------------------------------------------------------
+
+
+def tiny_config(**changes):
+    return PretrainConfig(**{"size": TINY, "steps": 2, "batch_size": 4, "holdout": 0.2, **changes})
+
+
+def test_two_step_run_is_finite_and_exports_a_registry_loadable_encoder(data, tmp_path):
+    result = Pretrainer(data, tmp_path / "run", tiny_config()).run()
+    metrics = read_metrics(tmp_path / "run")
+    assert [m["step"] for m in metrics] == [1, 2]
+    for m in metrics:
+        assert all(np.isfinite(v) for v in m.values())
+    assert "val_loss" in metrics[-1]
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    encoder = load_encoder(str(result.encoder_dir), device="cpu")
+    tokens = encoder.encode(np.zeros((2, 64, 64, 3), np.uint8))
+    assert tokens.shape == (2, 16, 32) and torch.isfinite(tokens).all()
+    card = json.loads((result.encoder_dir / "training.json").read_text())
+    assert card["steps"] == 2 and card["heldout_episodes"] and card["hardware"]["torch"]
+    # the exported encoder holds the EMA target weights
+    target_w = state["target"]["embeddings.patch_embeddings.proj.weight"]
+    torch.testing.assert_close(encoder.model.encoder.embeddings.patch_embeddings.proj.weight, target_w)
+
+
+def test_video_clips_with_two_temporal_slices_train(data, tmp_path):
+    size = ModelSize(**{**vars(TINY), "frames_per_clip": 4})
+    cfg = tiny_config(size=size, clip_frames=4, frame_stride=1, holdout=0.0)
+    Pretrainer(data, tmp_path / "video", cfg).run()
+    assert all(np.isfinite(m["loss"]) for m in read_metrics(tmp_path / "video"))
+
+
+def test_a_killed_run_resumes_to_the_same_weights(data, tmp_path):
+    cfg = tiny_config(steps=4)
+    Pretrainer(data, tmp_path / "straight", cfg).run()
+
+    def stop_after_two(report: StepReport) -> None:
+        if report.step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Pretrainer(data, tmp_path / "killed", cfg).run(on_step=stop_after_two)
+    assert torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["step"] == 2
+    starts = []
+    Pretrainer(data, tmp_path / "killed", cfg).run(on_start=lambda s, *_: starts.append(s))
+    assert starts == [2]
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"] == 4
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=1e-6)
+    assert [m["step"] for m in read_metrics(tmp_path / "killed")] == [1, 2, 3, 4]
+    assert [m["lr"] for m in read_metrics(tmp_path / "killed")] == [
+        m["lr"] for m in read_metrics(tmp_path / "straight")
+    ]
+
+
+def test_a_run_folder_with_another_config_is_refused(data, tmp_path):
+    Pretrainer(data, tmp_path / "run", tiny_config()).run()
+    with pytest.raises(PretrainError, match="changed: lr"):
+        Pretrainer(data, tmp_path / "run", tiny_config(lr=1e-3))
+
+
+def test_a_corrupt_checkpoint_is_named(data, tmp_path):
+    Pretrainer(data, tmp_path / "run", tiny_config()).run()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(PretrainError, match="cannot resume"):
+        Pretrainer(data, tmp_path / "run", tiny_config()).run()
+
+
+def test_pretrain_and_probe_commands(data, tmp_path, capsys):
+    out = tmp_path / "cli"
+    args = ["pretrain", "--data", str(data), "--out", str(out), "--steps", "2", "--batch-size", "4",
+            "--image-size", "32", "--patch-size", "8", "--width", "32", "--depth", "2", "--heads", "2",
+            "--pred-width", "16", "--pred-depth", "1", "--pred-heads", "2", "--holdout", "0.4",
+            "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    assert (out / "loss.png").stat().st_size > 1000
+    assert "encoder:" in capsys.readouterr().out
+    probe = tmp_path / "probe.json"
+    assert main(["probe", "--data", str(data), "--encoder", str(out / "encoder"), "--device", "cpu",
+                 "--json-out", str(probe)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "held out of the encoder's pretraining" in printed and "| ee_pos |" in printed
+    scores = json.loads(probe.read_text())
+    assert set(scores["pretrained"]) == set(scores["random init"]) == {"ee_pos", "object_pos", "gripper"}
+    assert scores["test_episodes"] == 2
+
+
+def test_pretrain_on_a_missing_dataset_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match=r"jepa-sim pretrain: .*manifest"):
+        main(["pretrain", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")])
+
+
+# --- probe ---------------------------------------------------------------------------------------------------
+
+
+def synthetic(n_episodes, seed, informative=True):
+    rng = np.random.default_rng(seed)
+    n = n_episodes * 20
+    pos = rng.uniform(-0.3, 0.3, (n, 3))
+    feats = rng.normal(size=(n, 16))
+    if informative:
+        mixing = np.random.default_rng(99).normal(size=(3, 3))  # the same code in train and test sets
+        feats[:, :3] = pos @ mixing * 10 + rng.normal(scale=0.01, size=(n, 3))
+    targets = {"ee_pos": pos, "object_pos": pos, "gripper": pos[:, :1]}
+    return ProbeSet(feats, targets, np.repeat(np.arange(n_episodes), 20))
+
+
+def test_probe_scores_a_linear_code_near_one_and_noise_near_zero():
+    good = fit_probe(synthetic(10, 0), synthetic(4, 1), "ee_pos")
+    assert good.r2 > 0.99 and good.rmse < 0.02
+    noise = fit_probe(synthetic(10, 1, informative=False), synthetic(4, 2, informative=False), "ee_pos")
+    assert noise.r2 < 0.1
+
+
+def test_random_baseline_has_the_same_architecture(data, tmp_path):
+    result = Pretrainer(data, tmp_path / "run", tiny_config()).run()
+    trained = load_encoder(str(result.encoder_dir), device="cpu")
+    random = load_random_encoder(str(result.encoder_dir), seed=0, device="cpu")
+    assert (random.dim, random.grid, random.image_size) == (trained.dim, trained.grid, trained.image_size)
+    assert random.id.startswith("random-init") and random.id != trained.id
