@@ -1,0 +1,191 @@
+"""A block-causal transformer over per-step tokens ``[action_t, state_t, patch tokens_t]``.
+
+Every token of step t attends to every token of steps <= t, so the outputs of step t never depend on later
+steps. The patch outputs of step t, through a LayerNorm and a Linear back to the encoder width, predict the
+frozen-encoder tokens of frame t + 1. Positions: a learned embedding per time step (shared by the step's
+action, state and patch tokens), a learned embedding per grid cell for patch tokens, and a learned type
+embedding telling action, state and patch tokens apart.
+
+Because of the block-causal structure, the keys and values of earlier steps can be cached: :meth:`step`
+extends a :class:`KVCache` by one step, which is how rollouts and planning avoid re-running the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class PredictorConfig:
+    token_dim: int
+    """width D of the frozen encoder's tokens"""
+    grid: tuple[int, int]
+    """the encoder's token grid (rows, cols)"""
+    width: int = 256
+    depth: int = 6
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    max_steps: int = 16
+    """longest sequence of time steps the positional table covers"""
+    action_dim: int = 7
+    state_dim: int = 7
+
+    def __post_init__(self) -> None:
+        if self.width % self.heads:
+            raise ValueError(f"width {self.width} is not a multiple of heads {self.heads}")
+        if min(self.token_dim, self.grid[0], self.grid[1], self.depth, self.max_steps) < 1:
+            raise ValueError(f"token_dim, grid, depth and max_steps must be positive: {self}")
+
+    @property
+    def num_tokens(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    @property
+    def step_tokens(self) -> int:
+        """tokens per time step: action, state, then the patch tokens"""
+        return self.num_tokens + 2
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "grid": list(self.grid)}
+
+
+def block_causal_mask(steps: int, tokens_per_step: int, device: torch.device | None = None) -> torch.Tensor:
+    """Boolean ``(L, L)``, ``L = steps * tokens_per_step``: True where a query token may attend to a key token,
+    i.e. where the key's step is not after the query's."""
+    step = torch.arange(steps * tokens_per_step, device=device) // tokens_per_step
+    return step.unsqueeze(1) >= step.unsqueeze(0)
+
+
+@dataclass
+class KVCache:
+    """Keys and values of the steps seen so far, one ``(B, heads, L, head_dim)`` pair per layer."""
+
+    keys: list[torch.Tensor] = field(default_factory=list)
+    values: list[torch.Tensor] = field(default_factory=list)
+    steps: int = 0
+
+    def expand(self, batch: int) -> KVCache:
+        """The same history for ``batch`` rollouts (a view, no copy) from a cache of batch 1."""
+        return KVCache([k.expand(batch, -1, -1, -1) for k in self.keys],
+                       [v.expand(batch, -1, -1, -1) for v in self.values], self.steps)  # fmt: skip
+
+
+class Block(nn.Module):
+    def __init__(self, width: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+        self.norm2 = nn.LayerNorm(width)
+        hidden = int(width * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, width))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        past: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """``x`` (B, L, W); ``mask`` (L, L_all) boolean or None (attend to everything); ``past`` cached
+        (keys, values) of earlier tokens. Returns the output and this layer's (keys, values) incl. ``past``."""
+        b, length, width = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, length, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)
+            v = torch.cat([past[1], v], dim=2)
+        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        x = x + self.proj(attn.transpose(1, 2).reshape(b, length, width))
+        x = x + self.mlp(self.norm2(x))
+        return x, (k, v)
+
+
+class ACPredictor(nn.Module):
+    """Predicts next-frame encoder tokens from tokens, actions and states (see the module docstring)."""
+
+    def __init__(self, config: PredictorConfig) -> None:
+        super().__init__()
+        self.config = config
+        w = config.width
+        self.patch_in = nn.Linear(config.token_dim, w)
+        self.action_in = nn.Linear(config.action_dim, w)
+        self.state_in = nn.Linear(config.state_dim, w)
+        self.time_pos = nn.Parameter(torch.zeros(config.max_steps, w))
+        self.grid_pos = nn.Parameter(torch.zeros(config.num_tokens, w))
+        self.type_pos = nn.Parameter(torch.zeros(3, w))
+        self.blocks = nn.ModuleList(Block(w, config.heads, config.mlp_ratio) for _ in range(config.depth))
+        self.norm = nn.LayerNorm(w)
+        self.out = nn.Linear(w, config.token_dim)
+        for p in (self.time_pos, self.grid_pos, self.type_pos):
+            nn.init.trunc_normal_(p, std=0.02)
+
+    def _check(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> None:
+        cfg = self.config
+        b, t = z.shape[:2]
+        if z.shape[2:] != (cfg.num_tokens, cfg.token_dim):
+            raise ValueError(f"tokens must be (B, T, {cfg.num_tokens}, {cfg.token_dim}), got {tuple(z.shape)}")
+        if actions.shape != (b, t, cfg.action_dim) or states.shape != (b, t, cfg.state_dim):
+            raise ValueError(
+                f"actions and states must be (B, T, 7) matching tokens (B={b}, T={t}), "
+                f"got {tuple(actions.shape)} and {tuple(states.shape)}"
+            )
+
+    def embed(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, first_step: int = 0) -> torch.Tensor:
+        """Input tokens ``(B, T * (N + 2), W)`` for steps ``first_step .. first_step + T - 1``."""
+        self._check(z, actions, states)
+        b, t = z.shape[:2]
+        if first_step + t > self.config.max_steps:
+            raise ValueError(f"{first_step + t} time steps exceed max_steps={self.config.max_steps}")
+        time = self.time_pos[first_step : first_step + t].unsqueeze(0).unsqueeze(2)  # (1, T, 1, W)
+        a = self.action_in(actions).unsqueeze(2) + self.type_pos[0]
+        s = self.state_in(states).unsqueeze(2) + self.type_pos[1]
+        p = self.patch_in(z) + self.grid_pos + self.type_pos[2]
+        return (torch.cat([a, s, p], dim=2) + time).reshape(b, t * self.config.step_tokens, -1)
+
+    def head(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+        """Patch outputs of ``steps`` steps ``(B, steps * (N + 2), W)`` -> predicted tokens ``(B, steps, N, D)``."""
+        x = x.view(x.shape[0], steps, self.config.step_tokens, -1)[:, :, 2:]
+        return self.out(self.norm(x))  # type: ignore[no-any-return]
+
+    def forward(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """Tokens ``(B, T, N, D)`` of frames 0..T-1 with the actions and states at those frames -> predicted
+        tokens ``(B, T, N, D)`` of frames 1..T (output t sees only steps <= t)."""
+        steps = z.shape[1]
+        x = self.embed(z, actions, states)
+        mask = block_causal_mask(steps, self.config.step_tokens, x.device)
+        for block in self.blocks:
+            x, _ = block(x, mask)
+        return self.head(x, steps)
+
+    def step(
+        self, z: torch.Tensor, action: torch.Tensor, state: torch.Tensor, cache: KVCache | None = None
+    ) -> tuple[torch.Tensor, KVCache]:
+        """One more step after the cached ones: tokens ``(B, N, D)``, action and state ``(B, 7)`` -> the
+        predicted next tokens ``(B, N, D)`` and the extended cache. Equal to :meth:`forward` on the whole
+        sequence, without recomputing the history."""
+        cache = cache or KVCache()
+        x = self.embed(z.unsqueeze(1), action.unsqueeze(1), state.unsqueeze(1), first_step=cache.steps)
+        new = KVCache(steps=cache.steps + 1)
+        for i, block in enumerate(self.blocks):
+            past = (cache.keys[i], cache.values[i]) if cache.keys else None
+            x, (k, v) = block(x, None, past)  # the new step sees the history and itself: no mask needed
+            new.keys.append(k)
+            new.values.append(v)
+        return self.head(x, 1)[:, 0], new
+
+    def rollout(
+        self, z0: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, cache: KVCache | None = None
+    ) -> torch.Tensor:
+        """Autoregressive prediction from the tokens ``z0`` (B, N, D) of the current frame: each predicted frame
+        is fed back as the next input. ``actions`` and ``states`` (B, H, 7) are the inputs of the H steps.
+        Returns the predicted tokens ``(B, H, N, D)`` of the next H frames."""
+        preds = []
+        z = z0
+        for h in range(actions.shape[1]):
+            z, cache = self.step(z, actions[:, h], states[:, h], cache)
+            preds.append(z)
+        return torch.stack(preds, dim=1)

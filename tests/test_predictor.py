@@ -1,0 +1,120 @@
+"""The block-causal action-conditioned predictor and its teacher-forcing and rollout losses."""
+
+import pytest
+import torch
+
+from jepa_sim.losses import ac_losses, l1, rollout_loss, teacher_forcing_loss
+from jepa_sim.predictor import ACPredictor, PredictorConfig, block_causal_mask
+
+CFG = PredictorConfig(token_dim=8, grid=(2, 2), width=16, depth=2, heads=2, max_steps=6)
+
+
+def inputs(batch=2, steps=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(batch, steps, 4, 8, generator=g)
+    return z, torch.randn(batch, steps, 7, generator=g), torch.randn(batch, steps, 7, generator=g)
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return ACPredictor(CFG).eval()
+
+
+def test_mask_is_block_causal():
+    mask = block_causal_mask(3, 2)
+    expected = torch.tensor([[1, 1, 0, 0, 0, 0]] * 2 + [[1, 1, 1, 1, 0, 0]] * 2 + [[1] * 6] * 2, dtype=torch.bool)
+    assert torch.equal(mask, expected)
+
+
+@pytest.mark.parametrize("changed", ["z", "action", "state"])
+def test_a_later_step_never_changes_an_earlier_output(model, changed):
+    z, a, s = inputs()
+    with torch.no_grad():
+        before = model(z, a, s)
+        z2, a2, s2 = z.clone(), a.clone(), s.clone()
+        {"z": z2, "action": a2, "state": s2}[changed][:, 2] += 3.0
+        after = model(z2, a2, s2)
+    torch.testing.assert_close(after[:, :2], before[:, :2], rtol=0, atol=1e-6)
+    assert not torch.allclose(after[:, 2], before[:, 2])
+
+
+def test_cached_steps_equal_the_full_pass(model):
+    z, a, s = inputs()
+    with torch.no_grad():
+        full = model(z, a, s)
+        cache = None
+        for t in range(4):
+            out, cache = model.step(z[:, t], a[:, t], s[:, t], cache)
+            torch.testing.assert_close(out, full[:, t], rtol=1e-5, atol=1e-5)
+
+
+def test_a_shared_history_expands_to_many_candidates(model):
+    z, a, s = inputs(batch=1)
+    with torch.no_grad():
+        _, cache = model.step(z[:, 0], a[:, 0], s[:, 0])
+        candidates = torch.randn(5, 7)
+        shared = model.step(z[:, 1].expand(5, -1, -1), candidates, s[:, 1].expand(5, -1), cache.expand(5))[0]
+        for i in range(5):
+            a_i = a[:, :2].clone()
+            a_i[:, 1] = candidates[i]
+            torch.testing.assert_close(shared[i], model(z[:, :2], a_i, s[:, :2])[0, 1], rtol=1e-5, atol=1e-5)
+
+
+def test_bad_shapes_are_named(model):
+    z, a, s = inputs()
+    with pytest.raises(ValueError, match="tokens must be"):
+        model(z[..., :5], a, s)
+    with pytest.raises(ValueError, match="actions and states"):
+        model(z, a[:, :3], s)
+    with pytest.raises(ValueError, match="max_steps"):
+        model(*inputs(steps=7))
+
+
+def constant_predictor(value: float) -> ACPredictor:
+    model = ACPredictor(CFG)
+    with torch.no_grad():
+        model.out.weight.zero_()
+        model.out.bias.fill_(value)
+    return model
+
+
+def test_losses_match_hand_computed_numbers():
+    assert l1(torch.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.tensor([[0.0, 2.0], [5.0, 4.0]])).item() == 0.75
+    z = torch.zeros(1, 3, 4, 8)
+    z[:, 1] = 1.0  # frame 1 all ones, frame 2 all threes
+    z[:, 2] = 3.0
+    model = constant_predictor(2.0)  # predicts 2 everywhere
+    a, s = torch.zeros(1, 2, 7), torch.zeros(1, 3, 7)
+    assert teacher_forcing_loss(model, z, a, s).item() == pytest.approx(1.0)  # |2-1| and |2-3|
+    assert rollout_loss(model, z, a, s, steps=1).item() == pytest.approx(1.0)  # frame 1 only
+    assert rollout_loss(model, z, a, s, steps=2).item() == pytest.approx(1.0)
+    losses = ac_losses(constant_predictor(0.0), z, a, s)
+    assert losses["teacher_forcing"].item() == pytest.approx(2.0)  # (1 + 3) / 2
+    assert losses["loss"].item() == pytest.approx(4.0)
+
+
+def test_rollout_feeds_back_the_models_own_prediction(model):
+    z, a, s = inputs(steps=3)
+    actions = a[:, :2]
+    with torch.no_grad():
+        p1 = model(z[:, :1], actions[:, :1], s[:, :1])[:, 0]
+        own = model(torch.stack([z[:, 0], p1], 1), actions, s[:, :2])[:, 1]
+        teacher = model(z[:, :2], actions, s[:, :2])[:, 1]
+        expected = l1(torch.stack([p1, own], 1), z[:, 1:3])
+        assert rollout_loss(model, z, actions, s, steps=2).item() == pytest.approx(expected.item(), abs=1e-6)
+        assert not torch.allclose(own, teacher)  # it is not the teacher-forced prediction
+
+
+def test_gradients_reach_every_parameter():
+    torch.manual_seed(1)
+    model = ACPredictor(CFG)
+    z, a, s = inputs()
+    ac_losses(model, z, a[:, :3], s)["loss"].backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_rollout_needs_long_enough_clips(model):
+    z, a, s = inputs(steps=2)
+    with pytest.raises(ValueError, match="at least 3 frames"):
+        rollout_loss(model, z, a[:, :1], s, steps=2)
