@@ -10,7 +10,7 @@ into runs/bench/probe_data; then `jepa-sim probe` fits ridge regressions from me
 end-effector position, object position and gripper opening on 80% of its episodes and scores R^2 on the
 rest, for the shipped encoder and the same architecture with random weights.
 
-    make bench            # or: .venv/bin/python benchmarks/bench_encoder.py [--probe-episodes 160]
+    make bench            # or: .venv/bin/python benchmarks/bench_encoder.py [--probe-episodes 400]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def vit_l_reference() -> VJEPA2Encoder:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--encoder", default="default")
-    parser.add_argument("--probe-episodes", type=int, default=160)
+    parser.add_argument("--probe-episodes", type=int, default=400)
     parser.add_argument("--probe-data", type=Path, default=Path("runs/bench/probe_data"))
     parser.add_argument("--skip-probe", action="store_true")
     args = parser.parse_args()
@@ -85,7 +85,12 @@ def main() -> None:
         or len(list(args.probe_data.glob("episodes/*.npz"))) < args.probe_episodes
     ):
         print(f"\ncollecting {args.probe_episodes} probe episodes (seed 1) into {args.probe_data} ...")
-        collect(args.probe_data, CollectSpec(env_ids=default_env_ids("all"), seed=1), args.probe_episodes, workers=2)
+        collect(
+            args.probe_data,
+            CollectSpec(env_ids=default_env_ids("all"), objects=("cup", "box"), seed=1),
+            args.probe_episodes,
+            workers=2,
+        )
     print("\nLinear probe on mean-pooled tokens, held-out episodes of data no encoder was trained on:\n")
     cli(["probe", "--data", str(args.probe_data), "--encoder", args.encoder, "--device", "cpu",
          "--json-out", str(args.probe_data.parent / "probe.json")])  # fmt: skip

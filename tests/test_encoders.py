@@ -113,3 +113,18 @@ def test_other_bad_sources_are_named(tmp_path):
     with pytest.raises(ValueError, match="dtype='int8'"):
         tiny_vjepa2(tmp_path / "enc")
         load_encoder(str(tmp_path / "enc"), dtype="int8")
+
+
+def test_the_embedded_default_loads_offline_and_is_documented():
+    import json
+
+    from jepa_sim.encoders.registry import CHECKPOINTS_DIR
+
+    encoder = load_encoder("default", device="cpu")
+    tokens = encoder.encode(np.zeros((2, 128, 128, 3), np.uint8))
+    assert tokens.shape == (2, encoder.num_tokens, encoder.dim) and torch.isfinite(tokens).all()
+    assert encoder.id.startswith("encoder@")
+    card = json.loads((CHECKPOINTS_DIR / "encoder" / "training.json").read_text())
+    assert card["steps"] >= 1000 and card["heldout_episodes"]
+    model_card = (CHECKPOINTS_DIR / "encoder" / "README.md").read_text()
+    assert "R^2" in model_card and "jepa-sim pretrain" in model_card

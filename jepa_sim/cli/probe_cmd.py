@@ -14,8 +14,9 @@ class ProbeArgs:
     to the end-effector position, the object position and the gripper opening, scored by R^2 on held-out
     episodes, side by side with the same architecture with random weights.
 
-    Test episodes: the ones the encoder's pretraining held out when it was pretrained on this dataset
-    (encoder/training.json), else a seeded split of --holdout of the episodes.
+    Test episodes: the ones the encoder's pretraining held out when it was pretrained on a dataset collected
+    with the same spec (encoder/training.json; collection is deterministic), else a seeded split of --holdout
+    of the episodes.
 
     Examples:
       jepa-sim probe --data data/sim                                # the embedded default encoder
@@ -45,11 +46,13 @@ def probe_split(data: Path, encoder_source: Path, holdout: float, seed: int) -> 
     from jepa_sim.data.clips import split_episodes
     from jepa_sim.data.dataset import EpisodeDataset
 
-    indices = EpisodeDataset(data).indices
+    dataset = EpisodeDataset(data)
+    indices = dataset.indices
     card = encoder_source / "training.json"
     if card.is_file():
         info = json.loads(card.read_text())
-        if Path(info.get("data", "")) == data.resolve():
+        # collection is deterministic, so the same collection spec means the same episodes
+        if info.get("data_spec") is not None and info["data_spec"] == dataset.manifest.get("spec"):
             test = [i for i in info["heldout_episodes"] if i in set(indices)]
             if test:
                 return [i for i in indices if i not in set(test)], test, "held out of the encoder's pretraining"

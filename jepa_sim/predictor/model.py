@@ -149,7 +149,7 @@ class ACPredictor(nn.Module):
     def head(self, x: torch.Tensor, steps: int) -> torch.Tensor:
         """Patch outputs of ``steps`` steps ``(B, steps * (N + 2), W)`` -> predicted tokens ``(B, steps, N, D)``."""
         x = x.view(x.shape[0], steps, self.config.step_tokens, -1)[:, :, 2:]
-        return self.out(self.norm(x))  # type: ignore[no-any-return]
+        return self.out(self.norm(x))
 
     def forward(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """Tokens ``(B, T, N, D)`` of frames 0..T-1 with the actions and states at those frames -> predicted

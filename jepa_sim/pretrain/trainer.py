@@ -137,7 +137,8 @@ class Pretrainer:
         self.train_episodes, self.heldout_episodes = split_episodes(dataset.indices, config.holdout, config.seed)
         self.run_info: dict[str, Any] = {
             "config": config.to_dict(),
-            "data": str(self.data.resolve()),
+            "data": str(self.data),
+            "data_spec": dataset.manifest.get("spec"),
             "train_episodes": self.train_episodes,
             "heldout_episodes": self.heldout_episodes,
         }
@@ -199,7 +200,8 @@ class Pretrainer:
 
         masker = MultiBlockMasker(cfg.size.grid, cfg.groups)
         length = cfg.clip_frames
-        last_loss = math.nan
+        logged = read_metrics(self.out)
+        last_loss = float(logged[-1]["loss"]) if logged else math.nan
         try:
             while step < cfg.steps:
                 t0 = time.perf_counter()
