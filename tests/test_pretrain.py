@@ -262,3 +262,19 @@ def test_random_baseline_has_the_same_architecture(data, tmp_path):
     random = load_random_encoder(str(result.encoder_dir), seed=0, device="cpu")
     assert (random.dim, random.grid, random.image_size) == (trained.dim, trained.grid, trained.image_size)
     assert random.id.startswith("random-init") and random.id != trained.id
+
+
+def test_cli_defaults_match_the_library_defaults():
+    """The CLI mirrors the config dataclasses (flat flags read better than nested ones); they must not drift."""
+    from pathlib import Path
+
+    from jepa_sim.cli.pretrain_cmd import PretrainArgs
+
+    args, size, config = PretrainArgs(data=Path("d")), ModelSize(), PretrainConfig()
+    for name in ("image_size", "patch_size", "frames_per_clip", "width", "depth", "heads", "pred_width",
+                 "pred_depth", "pred_heads"):  # fmt: skip
+        assert getattr(args, name) == getattr(size, name), name
+    for name in ("steps", "batch_size", "lr", "warmup", "decay", "weight_decay", "holdout", "seed", "clip_frames",
+                 "frame_stride"):  # fmt: skip
+        assert getattr(args, name) == getattr(config, name), name
+    assert (args.ema_start, args.ema_end) == config.ema
