@@ -2,6 +2,8 @@
 
 import itertools
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -71,6 +73,15 @@ def test_long_range_group_masks_most_of_the_frame():
     masker = MultiBlockMasker((1, 16, 16), (BlockSpec(2, 0.7),))
     pair = masker(16, gen)[0]
     assert pair.target.shape[1] / 256 > 0.7  # the union of two 0.7 blocks covers at least one of them
+
+
+def test_bad_training_settings_are_refused_before_any_frame_is_loaded():
+    with pytest.raises(ValueError, match="warmup"):
+        PretrainConfig(warmup=0.9, decay=0.2)
+    with pytest.raises(ValueError, match="ema"):
+        PretrainConfig(ema=(1.0, 0.99))
+    with pytest.raises(ValueError, match="clip_frames"):
+        PretrainConfig(clip_frames=3)
 
 
 def test_bad_mask_settings_are_refused():
@@ -172,7 +183,39 @@ def test_video_clips_with_two_temporal_slices_train(data, tmp_path):
     assert all(np.isfinite(m["loss"]) for m in read_metrics(tmp_path / "video"))
 
 
-def test_a_killed_run_resumes_to_the_same_weights(data, tmp_path):
+def assert_same_state(a_dir, b_dir):
+    a = torch.load(a_dir / "checkpoint.pt", weights_only=True)
+    b = torch.load(b_dir / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"]
+    for part in ("model", "target"):
+        for key in a[part]:
+            torch.testing.assert_close(a[part][key], b[part][key], rtol=0, atol=1e-6)
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True):
+        torch.testing.assert_close(sa["exp_avg"], sb["exp_avg"], rtol=0, atol=1e-6)
+    metrics_a, metrics_b = read_metrics(a_dir), read_metrics(b_dir)
+    assert [m["step"] for m in metrics_a] == [m["step"] for m in metrics_b]
+    assert [m["lr"] for m in metrics_a] == [m["lr"] for m in metrics_b]
+
+
+def test_ctrl_c_checkpoints_whole_steps_and_a_resumed_run_ends_with_the_same_weights(data, tmp_path):
+    cfg = tiny_config(steps=4)
+    Pretrainer(data, tmp_path / "straight", cfg).run()
+
+    def ctrl_c_during_step_two(report: StepReport) -> None:
+        if report.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # a real SIGINT: the handler lets the step finish
+
+    with pytest.raises(KeyboardInterrupt):
+        Pretrainer(data, tmp_path / "killed", cfg).run(on_step=ctrl_c_during_step_two)
+    assert torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["step"] == 2
+    starts = []
+    Pretrainer(data, tmp_path / "killed", cfg).run(on_start=lambda s, *_: starts.append(s))
+    assert starts == [2]
+    assert_same_state(tmp_path / "straight", tmp_path / "killed")
+    assert [m["step"] for m in read_metrics(tmp_path / "killed")] == [1, 2, 3, 4]
+
+
+def test_a_hard_kill_falls_back_to_the_last_checkpoint_and_redoes_the_lost_steps(data, tmp_path):
     cfg = tiny_config(steps=4)
     Pretrainer(data, tmp_path / "straight", cfg).run()
 
@@ -182,19 +225,12 @@ def test_a_killed_run_resumes_to_the_same_weights(data, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         Pretrainer(data, tmp_path / "killed", cfg).run(on_step=stop_after_two)
-    assert torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["step"] == 2
-    starts = []
-    Pretrainer(data, tmp_path / "killed", cfg).run(on_start=lambda s, *_: starts.append(s))
-    assert starts == [2]
-    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
-    b = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
-    assert a["step"] == b["step"] == 4
-    for key in a["model"]:
-        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=1e-6)
-    assert [m["step"] for m in read_metrics(tmp_path / "killed")] == [1, 2, 3, 4]
-    assert [m["lr"] for m in read_metrics(tmp_path / "killed")] == [
-        m["lr"] for m in read_metrics(tmp_path / "straight")
-    ]
+    # what a SIGKILL during step 4 leaves: the checkpoint of step 2, log lines of step 3 and half of step 4
+    with open(tmp_path / "killed" / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps({"step": 3, "loss": 9.0, "lr": 9.0}) + "\n" + '{"step": 4, "lo')
+    Pretrainer(data, tmp_path / "killed", cfg).run()
+    assert_same_state(tmp_path / "straight", tmp_path / "killed")
+    assert 9.0 not in [m["loss"] for m in read_metrics(tmp_path / "killed")]
 
 
 def test_a_run_folder_with_another_config_is_refused(data, tmp_path):
@@ -262,6 +298,8 @@ def test_random_baseline_has_the_same_architecture(data, tmp_path):
     random = load_random_encoder(str(result.encoder_dir), seed=0, device="cpu")
     assert (random.dim, random.grid, random.image_size) == (trained.dim, trained.grid, trained.image_size)
     assert random.id.startswith("random-init") and random.id != trained.id
+    frames = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    assert not torch.allclose(random.encode(frames), trained.encode(frames))
 
 
 def test_cli_defaults_match_the_library_defaults():

@@ -54,7 +54,8 @@ class PretrainArgs:
     frames_per_clip: int = 2
     """encoder clip length (a multiple of the tubelet, 2)"""
     clip_frames: int = 1
-    """distinct frames per sample: 1 (each frame repeated, how the frozen encoder is used) or frames-per-clip"""
+    """distinct frames per sample: 1 (one frame repeated to fill the clip; with frames-per-clip 2, one tubelet,
+    this is exactly how the frozen encoder sees frames) or frames-per-clip (video clips)"""
     frame_stride: int = 1
     """steps between the frames of a video sample"""
     holdout: float = 0.1
@@ -121,6 +122,9 @@ def run(args: PretrainArgs) -> int:
             if bar is not None:
                 bar.close()
     except KeyboardInterrupt:
+        if bar is None:
+            print("\ninterrupted while loading frames; nothing was trained")
+            return 130
         plot()
         print(f"\ninterrupted; checkpoint saved in {args.out}; rerun the same command to resume")
         return 130

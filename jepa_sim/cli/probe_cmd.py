@@ -53,9 +53,11 @@ def probe_split(data: Path, encoder_source: Path, holdout: float, seed: int) -> 
         info = json.loads(card.read_text())
         # collection is deterministic, so the same collection spec means the same episodes
         if info.get("data_spec") is not None and info["data_spec"] == dataset.manifest.get("spec"):
-            test = [i for i in info["heldout_episodes"] if i in set(indices)]
+            present = set(indices)
+            test = [i for i in info["heldout_episodes"] if i in present]
             if test:
-                return [i for i in indices if i not in set(test)], test, "held out of the encoder's pretraining"
+                held = set(test)
+                return [i for i in indices if i not in held], test, "held out of the encoder's pretraining"
     train, test = split_episodes(indices, holdout, seed)
     return train, test, f"seeded split ({holdout:.0%} held out)"
 

@@ -10,7 +10,7 @@ import torch
 
 from jepa_sim.data.dataset import episode_path
 from jepa_sim.data.episode import EpisodeFormatError, read_arrays
-from jepa_sim.encoders.preprocess import center_crop_resize, normalize
+from jepa_sim.encoders.preprocess import center_crop_resize, normalize, to_video_clips
 
 
 class FrameBank:
@@ -40,12 +40,15 @@ class FrameBank:
         self.episodes = list(episodes)
         self.starts = torch.tensor(starts)
         self.lengths = torch.tensor(lengths)
+        self._starts: dict[tuple[int, int], torch.Tensor] = {}
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
 
     def clip_starts(self, length: int, stride: int) -> torch.Tensor:
         """Frame indices where a clip of ``length`` frames ``stride`` apart fits inside its episode."""
+        if (length, stride) in self._starts:
+            return self._starts[length, stride]
         span = (length - 1) * stride
         valid = [
             torch.arange(s, s + n - span)
@@ -54,7 +57,8 @@ class FrameBank:
         ]
         if not valid:
             raise ValueError(f"no episode is long enough for clips of {length} frames {stride} apart")
-        return torch.cat(valid)
+        self._starts[length, stride] = torch.cat(valid)
+        return self._starts[length, stride]
 
     def sample(
         self, batch: int, length: int = 1, stride: int = 1, generator: torch.Generator | None = None
@@ -76,6 +80,7 @@ def clips_to_pixels(clips: torch.Tensor, image_size: int, frames_per_clip: int) 
     b, length = clips.shape[:2]
     if length not in (1, frames_per_clip):
         raise ValueError(f"clips of {length} frames cannot fill {frames_per_clip} frames per clip")
+    if length == 1:
+        return to_video_clips(clips[:, 0], image_size, frames_per_clip)
     x = normalize(center_crop_resize(clips.flatten(0, 1), image_size))
-    x = x.view(b, length, *x.shape[1:])
-    return x.expand(-1, frames_per_clip, -1, -1, -1) if length == 1 else x
+    return x.view(b, length, *x.shape[1:])

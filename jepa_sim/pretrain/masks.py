@@ -113,10 +113,6 @@ class MultiBlockMasker:
         self.groups = groups
         self.min_context = min_context
 
-    @property
-    def num_tokens(self) -> int:
-        return self.grid[0] * self.grid[1] * self.grid[2]
-
     def __call__(self, batch: int, generator: torch.Generator | None = None) -> list[MaskPair]:
         pairs = []
         for spec in self.groups:

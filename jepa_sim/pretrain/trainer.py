@@ -4,11 +4,12 @@ killed run resumes from exactly, a metrics log, and the export of a ``save_pretr
 from __future__ import annotations
 
 import json
-import logging
 import math
 import pickle
 import platform
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,10 +24,8 @@ from jepa_sim.data.dataset import EpisodeDataset
 from jepa_sim.encoders.base import resolve_device
 from jepa_sim.pretrain.frames import FrameBank, clips_to_pixels
 from jepa_sim.pretrain.jepa import ModelSize, build_model, ema_update, export_model, jepa_loss, make_target_encoder
-from jepa_sim.pretrain.masks import DEFAULT_GROUPS, BlockSpec, MultiBlockMasker
+from jepa_sim.pretrain.masks import DEFAULT_GROUPS, BlockSpec, MaskPair, MultiBlockMasker
 from jepa_sim.schedules import linear, warmup_stable_decay
-
-log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
@@ -67,20 +66,17 @@ class PretrainConfig:
             raise ValueError(f"clip_frames must be 1 or frames_per_clip ({self.size.frames_per_clip})")
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError("steps must be >= 1 and batch_size >= 2")
+        if not (self.lr > 0 and 0.0 <= self.final_lr <= 1.0):
+            raise ValueError(f"lr must be positive and final_lr a fraction of it, got {self.lr}, {self.final_lr}")
+        if not (self.warmup >= 0.0 and self.decay >= 0.0 and self.warmup + self.decay <= 1.0):
+            raise ValueError(f"warmup ({self.warmup}) and decay ({self.decay}) must be fractions summing to <= 1")
+        if not 0.0 <= self.holdout < 1.0:
+            raise ValueError(f"holdout must be in [0, 1), got {self.holdout}")
         if not (0.0 <= self.ema[0] <= self.ema[1] <= 1.0):
             raise ValueError(f"ema must be (start, end) with 0 <= start <= end <= 1, got {self.ema}")
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self)))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PretrainConfig:
-        data = dict(data)
-        data["size"] = ModelSize(**data["size"])
-        data["groups"] = tuple(BlockSpec(g["num_blocks"], g["spatial_scale"], tuple(g["aspect_ratio"]),
-                                         g["temporal_scale"]) for g in data["groups"])  # fmt: skip
-        data["ema"] = tuple(data["ema"])
-        return cls(**data)
 
 
 @dataclass
@@ -96,7 +92,6 @@ class PretrainResult:
     steps: int
     train_seconds: float
     final_loss: float
-    resumed_from: int
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
@@ -149,7 +144,8 @@ class Pretrainer:
         if not path.is_file():
             return
         old = json.loads(path.read_text())
-        diffs = [k for k in ("config", "train_episodes", "heldout_episodes") if old.get(k) != self.run_info[k]]
+        keys = ("config", "data_spec", "train_episodes", "heldout_episodes")
+        diffs = [k for k in keys if old.get(k) != self.run_info[k]]
         if diffs:
             detail = ""
             if "config" in diffs:
@@ -168,8 +164,10 @@ class Pretrainer:
     ) -> PretrainResult:
         """Train to ``config.steps`` (resuming if a checkpoint exists) and export the encoder folder.
 
-        ``on_start(start_step, train_frames, heldout_frames)`` is called once the frames are loaded; on
-        Ctrl-C the current step is checkpointed before ``KeyboardInterrupt`` propagates.
+        ``on_start(start_step, train_frames, heldout_frames)`` is called once the frames are loaded. A first
+        Ctrl-C (SIGINT, when run from the main thread) lets the current step finish, checkpoints it and then
+        raises ``KeyboardInterrupt``, so the checkpoint always holds whole steps; so does a
+        ``KeyboardInterrupt`` raised by ``on_step``.
         """
         cfg = self.config
         self.out.mkdir(parents=True, exist_ok=True)
@@ -190,20 +188,34 @@ class Pretrainer:
                 model.load_state_dict(state["model"])
                 target.load_state_dict(state["target"])
                 optimizer.load_state_dict(state["optimizer"])
+                step, seconds = int(state["step"]), float(state["seconds"])
             except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as exc:
                 raise PretrainError(f"cannot resume from {ckpt_path}: {exc}; delete it to start over") from exc
-            step, seconds = int(state["step"]), float(state["seconds"])
         self._truncate_metrics(step)
-        resumed_from = step
         if on_start is not None:
             on_start(step, len(train), len(heldout) if heldout is not None else 0)
 
         masker = MultiBlockMasker(cfg.size.grid, cfg.groups)
+        validation = self._validation_batch(heldout, masker) if heldout is not None else None
         length = cfg.clip_frames
         logged = read_metrics(self.out)
         last_loss = float(logged[-1]["loss"]) if logged else math.nan
+        interrupted = False
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            nonlocal interrupted
+            if interrupted:  # a second Ctrl-C stops at once, without a checkpoint of the half-done step
+                raise KeyboardInterrupt
+            interrupted = True
+
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
+        at_boundary = True
         try:
             while step < cfg.steps:
+                if interrupted:
+                    raise KeyboardInterrupt
+                at_boundary = False
                 t0 = time.perf_counter()
                 gen = step_generator(cfg.seed, step)
                 lr = warmup_stable_decay(step, cfg.steps, cfg.lr, cfg.warmup, cfg.decay, cfg.final_lr)
@@ -227,31 +239,37 @@ class Pretrainer:
                 last_loss = float(loss.detach())
                 metrics = {"step": step, "loss": last_loss, "lr": lr, "ema": momentum,
                            "grad_norm": float(grad_norm), "seconds": seconds, **stats}  # fmt: skip
-                if heldout is not None and (step % 50 == 0 or step == cfg.steps):
-                    metrics["val_loss"] = self.validation_loss(model, target, heldout, masker)
+                if validation is not None and (step % 50 == 0 or step == cfg.steps):
+                    metrics["val_loss"] = self.validation_loss(model, target, *validation)
                 self._append_metrics(metrics)
                 if step % 100 == 0 or step == cfg.steps:
                     self._save(model, target, optimizer, step, seconds)
+                at_boundary = True
                 if on_step is not None:
                     on_step(StepReport(step, cfg.steps, metrics))
         except KeyboardInterrupt:
-            self._save(model, target, optimizer, step, seconds)
+            if at_boundary:
+                self._save(model, target, optimizer, step, seconds)
             raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         encoder_dir = self.export(model, target, step, seconds, len(train))
-        return PretrainResult(encoder_dir, step, seconds, last_loss, resumed_from)
+        return PretrainResult(encoder_dir, step, seconds, last_loss)
 
-    @torch.no_grad()
-    def validation_loss(
-        self, model: torch.nn.Module, target: torch.nn.Module, frames: FrameBank, masker: MultiBlockMasker
-    ) -> float:
-        """The loss on one fixed batch of held-out frames with fixed masks (comparable across steps)."""
+    def _validation_batch(self, frames: FrameBank, masker: MultiBlockMasker) -> tuple[torch.Tensor, list[MaskPair]]:
+        """One fixed batch of held-out clips with fixed masks, so the validation loss is comparable across steps."""
         cfg = self.config
         gen = step_generator(cfg.seed + 7919, 0)
         clips = frames.sample(min(64, max(2, len(frames))), cfg.clip_frames, cfg.frame_stride, gen)
         pixels = clips_to_pixels(clips, cfg.size.image_size, cfg.size.frames_per_clip).to(self.device)
+        return pixels, masker(pixels.shape[0], gen)
+
+    @torch.no_grad()
+    def validation_loss(self, model: Any, target: Any, pixels: torch.Tensor, masks: list[MaskPair]) -> float:
         model.eval()
         try:
-            loss, _ = jepa_loss(model, target, pixels, masker(pixels.shape[0], gen))
+            loss, _ = jepa_loss(model, target, pixels, masks)
         finally:
             model.train()
         return float(loss)
@@ -285,8 +303,9 @@ class Pretrainer:
         """Write ``out/encoder``: the ``save_pretrained`` folder (EMA encoder + predictor) and
         ``training.json`` (config, data, split, steps, time, hardware), replacing any older export."""
         folder = self.out / ENCODER_DIR
-        staging = self.out / f".{ENCODER_DIR}.tmp"
+        staging, old = self.out / f".{ENCODER_DIR}.tmp", self.out / f".{ENCODER_DIR}.old"
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
         exported = export_model(model, target)
         exported.save_pretrained(staging)
         card = {
@@ -300,8 +319,10 @@ class Pretrainer:
             "device": str(self.device),
         }
         (staging / TRAINING_CARD).write_text(json.dumps(card, indent=1))
-        shutil.rmtree(folder, ignore_errors=True)
+        if folder.exists():  # swap by renames: a crash leaves the old export or the new one (or .encoder.old)
+            folder.rename(old)
         staging.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
         return folder
 
 
