@@ -89,3 +89,30 @@ def test_a_truncated_feature_file_is_named(data, tmp_path):
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(DatasetError, match=r"episode_000000\.npy: truncated or corrupt"):
         cache.read(0)
+
+
+def test_feature_clips_pair_cached_tokens_with_states_and_achieved_actions(data):
+    from jepa_sim.data.clips import ClipDataset
+    from jepa_sim.data.feature_clips import FeatureClips
+
+    root, enc = data
+    encoder = load_encoder(str(enc), device="cpu")
+    encode_dataset(root, encoder.encode, encoder.describe())
+    clips = FeatureClips(root, encoder.id, clip_len=3, frame_stride=2)
+    reference = ClipDataset(root, clip_len=3, frame_stride=2, load_frames=False)
+    assert clips.windows == reference.windows and clips.skipped == reference.skipped and len(clips) > 0
+    item, ref = clips[len(clips) - 1], reference[len(clips) - 1]
+    assert item["z"].shape == (3, encoder.num_tokens, encoder.dim) and item["z"].dtype == torch.float32
+    torch.testing.assert_close(item["states"], ref["states"])
+    torch.testing.assert_close(item["actions"], ref["actions"])
+    cached = FeatureCache.open(root, encoder.id).read(item["episode"])
+    start = item["start"]
+    np.testing.assert_array_equal(item["z"].numpy(), cached[start : start + 5 : 2].astype(np.float32))
+
+
+def test_feature_clips_without_a_cache_say_how_to_make_one(data):
+    from jepa_sim.data.feature_clips import FeatureClips
+
+    root, _ = data
+    with pytest.raises(DatasetError, match="run `jepa-sim encode"):
+        FeatureClips(root, "no-such-encoder@0")

@@ -26,6 +26,26 @@ def split_episodes(indices: Sequence[int], holdout_fraction: float, seed: int = 
     return sorted(order[n_hold:].tolist()), sorted(order[:n_hold].tolist())
 
 
+def clip_windows(
+    frames: dict[int, int], clip_len: int, frame_stride: int = 1, clip_step: int = 1
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """Every ``(episode, start)`` window of ``clip_len`` frames ``frame_stride`` apart, starts ``clip_step``
+    apart, for episodes with the given frame counts; and the episodes too short for one window."""
+    if clip_len < 2:
+        raise ValueError(f"clip_len must be at least 2 (a frame, an action and the next frame), got {clip_len}")
+    if frame_stride < 1 or clip_step < 1:
+        raise ValueError(f"frame_stride and clip_step must be at least 1, got {frame_stride}, {clip_step}")
+    span = (clip_len - 1) * frame_stride + 1
+    windows: list[tuple[int, int]] = []
+    skipped: list[int] = []
+    for index, n in frames.items():
+        if n < span:
+            skipped.append(index)
+            continue
+        windows += [(index, start) for start in range(0, n - span + 1, clip_step)]
+    return windows, skipped
+
+
 class ClipDataset(Dataset[dict[str, Any]]):
     """Every window of ``clip_len`` frames, ``frame_stride`` frames apart, from the chosen episodes.
 
@@ -45,23 +65,12 @@ class ClipDataset(Dataset[dict[str, Any]]):
         load_frames: bool = True,
         cache_size: int = 8,
     ) -> None:
-        if clip_len < 2:
-            raise ValueError(f"clip_len must be at least 2 (a frame, an action and the next frame), got {clip_len}")
-        if frame_stride < 1 or clip_step < 1:
-            raise ValueError(f"frame_stride and clip_step must be at least 1, got {frame_stride}, {clip_step}")
         self.dataset = EpisodeDataset(root)
         self.clip_len, self.frame_stride, self.load_frames = clip_len, frame_stride, load_frames
         self.cache_size = cache_size
         chosen = self.dataset.indices if episodes is None else list(episodes)
-        span = (clip_len - 1) * frame_stride + 1
-        self.windows: list[tuple[int, int]] = []
-        self.skipped: list[int] = []
-        for index in chosen:
-            frames = int(read_metadata(self.dataset.path(index))["steps"]) + 1
-            if frames < span:
-                self.skipped.append(index)
-                continue
-            self.windows += [(index, start) for start in range(0, frames - span + 1, clip_step)]
+        lengths = {i: int(read_metadata(self.dataset.path(i))["steps"]) + 1 for i in chosen}
+        self.windows, self.skipped = clip_windows(lengths, clip_len, frame_stride, clip_step)
         self._cache: OrderedDict[int, dict[str, NDArray[Any]]] = OrderedDict()
 
     def __len__(self) -> int:
