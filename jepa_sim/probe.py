@@ -54,30 +54,34 @@ def pooled_features(encode: Callable[[Any], torch.Tensor], frames: NDArray[np.ui
     return np.concatenate(out) if out else np.zeros((0, 0))
 
 
-def probe_set(
+def probe_sets(
     root: Path,
     episodes: Sequence[int],
-    encode: Callable[[Any], torch.Tensor],
+    encoders: dict[str, Callable[[Any], torch.Tensor]],
     every: int = 1,
     on_episode: Callable[[int], None] | None = None,
-) -> ProbeSet:
-    """Features and targets for every ``every``-th frame of the given episodes."""
-    feats, targets, owners = [], {k: [] for k in TARGETS}, []  # type: ignore[var-annotated]
+) -> dict[str, ProbeSet]:
+    """Features of every encoder and the shared targets for every ``every``-th frame of the given episodes;
+    each episode is read once, whatever the number of encoders."""
+    feats: dict[str, list[NDArray]] = {name: [] for name in encoders}
+    targets: dict[str, list[NDArray]] = {k: [] for k in TARGETS}
+    owners = []
+    rows = slice(None, None, every)
     for index in episodes:
         arrays = read_arrays(episode_path(root, index), ["frames", "states", "object_pose"])
-        rows = slice(None, None, every)
-        feats.append(pooled_features(encode, arrays["frames"][rows]))
+        frames = arrays["frames"][rows]
+        for name, encode in encoders.items():
+            feats[name].append(pooled_features(encode, frames))
         for name, fn in TARGETS.items():
             targets[name].append(fn(arrays)[rows])
-        owners.append(np.full(len(feats[-1]), index))
+        owners.append(np.full(len(frames), index))
         if on_episode is not None:
             on_episode(index)
-    if not feats:
+    if not owners:
         raise ValueError("no episodes to probe")
-    return ProbeSet(
-        np.concatenate(feats), {k: np.concatenate(v).astype(np.float64) for k, v in targets.items()},
-        np.concatenate(owners),
-    )  # fmt: skip
+    shared = {k: np.concatenate(v).astype(np.float64) for k, v in targets.items()}
+    episode = np.concatenate(owners)
+    return {name: ProbeSet(np.concatenate(f), shared, episode) for name, f in feats.items()}
 
 
 def ridge_fit(x: NDArray, y: NDArray, lam: float) -> tuple[NDArray, NDArray, NDArray, NDArray]:

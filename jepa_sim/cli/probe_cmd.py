@@ -62,15 +62,16 @@ def probe_split(data: Path, encoder_source: Path, holdout: float, seed: int) -> 
     return train, test, f"seeded split ({holdout:.0%} held out)"
 
 
-def _probe(args: ProbeArgs, label: str, encode: Any, train: list[int], test: list[int]) -> dict[str, Any]:
+def _probe(args: ProbeArgs, encoders: dict[str, Any], train: list[int], test: list[int]) -> dict[str, Any]:
+    """Scores per encoder label; every episode is read once for all encoders."""
     from tqdm import tqdm
 
-    from jepa_sim.probe import probe_set, run_probe
+    from jepa_sim.probe import probe_sets, run_probe
 
-    with tqdm(total=len(train) + len(test), desc=f"probe {label}", unit="ep", mininterval=1.0) as bar:
-        fit = probe_set(args.data, train, encode, args.every, lambda _: bar.update(1))
-        held = probe_set(args.data, test, encode, args.every, lambda _: bar.update(1))
-    return run_probe(fit, held)
+    with tqdm(total=len(train) + len(test), desc="probe", unit="ep", mininterval=1.0) as bar:
+        fit = probe_sets(args.data, train, encoders, args.every, lambda _: bar.update(1))
+        held = probe_sets(args.data, test, encoders, args.every, lambda _: bar.update(1))
+    return {label: {k: vars(v) for k, v in run_probe(fit[label], held[label]).items()} for label in encoders}
 
 
 def run(args: ProbeArgs) -> int:
@@ -91,8 +92,7 @@ def run(args: ProbeArgs) -> int:
     print(f"encoder {encoder.id}; probe fitted on {len(train)} episodes, tested on {len(test)} ({origin})")
     results: dict[str, Any] = {"encoder": encoder.id, "train_episodes": len(train), "test_episodes": len(test)}
     try:
-        for label, enc in encoders:
-            results[label] = {k: vars(v) for k, v in _probe(args, label, enc.encode, train, test).items()}
+        results.update(_probe(args, {label: enc.encode for label, enc in encoders}, train, test))
     except (DatasetError, EpisodeFormatError, ValueError) as exc:
         raise SystemExit(f"jepa-sim probe: {exc}") from exc
     labels = [label for label, _ in encoders]
