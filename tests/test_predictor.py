@@ -1,5 +1,7 @@
 """The block-causal action-conditioned predictor and its teacher-forcing and rollout losses."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -15,10 +17,24 @@ def inputs(batch=2, steps=4, seed=0):
     return z, torch.randn(batch, steps, 7, generator=g), torch.randn(batch, steps, 7, generator=g)
 
 
-@pytest.fixture
-def model():
+@pytest.fixture(params=[1, 2], ids=["merge1", "merge2"])
+def model(request):
     torch.manual_seed(0)
-    return ACPredictor(CFG).eval()
+    return ACPredictor(replace(CFG, merge=request.param)).eval()
+
+
+def test_fold_groups_grid_squares_and_unfold_inverts_it():
+    m = ACPredictor(PredictorConfig(token_dim=3, grid=(4, 6), width=8, depth=1, heads=2, merge=2))
+    z = torch.randn(2, 5, 24, 3)
+    folded = m.fold(z)
+    assert folded.shape == (2, 5, 6, 12)
+    grid = z.view(2, 5, 4, 6, 3)
+    # merged token 4 is square (row 1, col 1): grid rows 2-3, cols 2-3, row-major
+    expected = torch.cat([grid[:, :, 2, 2], grid[:, :, 2, 3], grid[:, :, 3, 2], grid[:, :, 3, 3]], dim=-1)
+    torch.testing.assert_close(folded[:, :, 4], expected)
+    torch.testing.assert_close(m.unfold(folded), z)
+    with pytest.raises(ValueError, match="divisible"):
+        PredictorConfig(token_dim=3, grid=(4, 6), merge=4)
 
 
 def test_mask_is_block_causal():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jepa_sim.encoders.base import EncoderLoadError, FrozenEncoder
-from jepa_sim.encoders.vjepa2 import load_vjepa2, random_vjepa2
+from jepa_sim.encoders.vjepa2 import folder_fingerprint, load_vjepa2, random_vjepa2
 
 HUB_IDS: dict[str, str] = {
     "vjepa2-vitl": "facebook/vjepa2-vitl-fpc64-256",
@@ -32,6 +32,16 @@ def resolve(name_or_path: str) -> str:
             )
         return str(folder)
     return HUB_IDS.get(name_or_path, name_or_path)
+
+
+def encoder_id(name_or_path: str) -> str:
+    """The id :func:`load_encoder` gives the encoder ``name_or_path`` (which names its feature cache and is
+    recorded in predictor checkpoints), without loading the weights."""
+    source = resolve(name_or_path)
+    folder = Path(source).expanduser()
+    if folder.is_dir():
+        return f"{folder.resolve().name}@{folder_fingerprint(folder)}"
+    return source
 
 
 def available() -> dict[str, str]:

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-import pickle
-import platform
 import shutil
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,24 +14,32 @@ from typing import Any
 
 import torch
 
-from jepa_sim.atomic import atomic_write
 from jepa_sim.data.clips import split_episodes
 from jepa_sim.data.dataset import EpisodeDataset
 from jepa_sim.encoders.base import resolve_device
 from jepa_sim.pretrain.frames import FrameBank, clips_to_pixels
 from jepa_sim.pretrain.jepa import ModelSize, build_model, ema_update, export_model, jepa_loss, make_target_encoder
 from jepa_sim.pretrain.masks import DEFAULT_GROUPS, BlockSpec, MaskPair, MultiBlockMasker
+from jepa_sim.runs import (
+    RunError,
+    RunFolder,
+    StepReport,
+    adamw,
+    hardware,
+    read_metrics,
+    run_steps,
+    step_generator,
+)
 from jepa_sim.schedules import linear, warmup_stable_decay
 
-CHECKPOINT = "checkpoint.pt"
-METRICS = "metrics.jsonl"
-RUN = "run.json"
+__all__ = ["PretrainConfig", "PretrainError", "PretrainResult", "Pretrainer", "StepReport", "read_metrics"]
+
 ENCODER_DIR = "encoder"
 TRAINING_CARD = "training.json"
 
 
-class PretrainError(RuntimeError):
-    """A pretraining run cannot start or resume; the message says why."""
+PretrainError = RunError
+"""A pretraining run cannot start or resume; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -80,44 +84,11 @@ class PretrainConfig:
 
 
 @dataclass
-class StepReport:
-    step: int
-    steps: int
-    metrics: dict[str, float]
-
-
-@dataclass
 class PretrainResult:
     encoder_dir: Path
     steps: int
     train_seconds: float
     final_loss: float
-
-
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """The random stream of one training step: the same on a fresh and on a resumed run."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + step)
-
-
-def hardware() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
-
-
-def _optimizer(model: torch.nn.Module, config: PretrainConfig) -> torch.optim.AdamW:
-    decay: list[torch.nn.Parameter] = []
-    no_decay: list[torch.nn.Parameter] = []
-    for name, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or "mask_tokens" in name else decay).append(p)
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999))
 
 
 class Pretrainer:
@@ -137,24 +108,8 @@ class Pretrainer:
             "train_episodes": self.train_episodes,
             "heldout_episodes": self.heldout_episodes,
         }
-        self._check_run_folder()
-
-    def _check_run_folder(self) -> None:
-        path = self.out / RUN
-        if not path.is_file():
-            return
-        old = json.loads(path.read_text())
-        keys = ("config", "data_spec", "train_episodes", "heldout_episodes")
-        diffs = [k for k in keys if old.get(k) != self.run_info[k]]
-        if diffs:
-            detail = ""
-            if "config" in diffs:
-                changed = [k for k in self.run_info["config"] if old["config"].get(k) != self.run_info["config"][k]]
-                detail = f" (changed: {', '.join(changed)})"
-            raise PretrainError(
-                f"{self.out} holds a run with different {' and '.join(diffs)}{detail}; pass another --out, "
-                "or delete the folder to start over"
-            )
+        self.folder = RunFolder(self.out, self.run_info, ("config", "data_spec", "train_episodes", "heldout_episodes"))
+        self.folder.check()
 
     def run(
         self,
@@ -170,28 +125,25 @@ class Pretrainer:
         ``KeyboardInterrupt`` raised by ``on_step``.
         """
         cfg = self.config
-        self.out.mkdir(parents=True, exist_ok=True)
-        if not (self.out / RUN).is_file():
-            with atomic_write(self.out / RUN) as tmp:
-                tmp.write_text(json.dumps(self.run_info, indent=1))
+        self.folder.create()
         train = FrameBank(self.data, self.train_episodes, on_load)
         heldout = FrameBank(self.data, self.heldout_episodes, on_load) if self.heldout_episodes else None
 
         model = build_model(cfg.size, cfg.seed).to(self.device).train()
         target = make_target_encoder(model)
-        optimizer = _optimizer(model, cfg)
+        optimizer = adamw(model, cfg.lr, cfg.weight_decay, no_decay=("mask_tokens",))
         step, seconds = 0, 0.0
-        ckpt_path = self.out / CHECKPOINT
-        if ckpt_path.is_file():
+        state = self.folder.load_checkpoint(self.device)
+        if state is not None:
             try:
-                state = torch.load(ckpt_path, map_location=self.device, weights_only=True)
                 model.load_state_dict(state["model"])
                 target.load_state_dict(state["target"])
                 optimizer.load_state_dict(state["optimizer"])
                 step, seconds = int(state["step"]), float(state["seconds"])
-            except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-                raise PretrainError(f"cannot resume from {ckpt_path}: {exc}; delete it to start over") from exc
-        self._truncate_metrics(step)
+            except (RuntimeError, KeyError, ValueError) as exc:
+                ckpt = self.folder.checkpoint
+                raise PretrainError(f"cannot resume from {ckpt}: {exc}; delete it to start over") from exc
+        self.folder.truncate_metrics(step)
         if on_start is not None:
             on_start(step, len(train), len(heldout) if heldout is not None else 0)
 
@@ -200,60 +152,39 @@ class Pretrainer:
         length = cfg.clip_frames
         logged = read_metrics(self.out)
         last_loss = float(logged[-1]["loss"]) if logged else math.nan
-        interrupted = False
 
-        def on_sigint(signum: int, frame: Any) -> None:
-            nonlocal interrupted
-            if interrupted:  # a second Ctrl-C stops at once, without a checkpoint of the half-done step
-                raise KeyboardInterrupt
-            interrupted = True
+        def train_step(step: int) -> dict[str, float]:
+            nonlocal seconds, last_loss
+            t0 = time.perf_counter()
+            gen = step_generator(cfg.seed, step)
+            lr = warmup_stable_decay(step, cfg.steps, cfg.lr, cfg.warmup, cfg.decay, cfg.final_lr)
+            momentum = linear(step, cfg.steps, *cfg.ema)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            clips = train.sample(cfg.batch_size, length, cfg.frame_stride, gen)
+            pixels = clips_to_pixels(clips, cfg.size.image_size, cfg.size.frames_per_clip).to(self.device)
+            loss, stats = jepa_loss(model, target, pixels, masker(cfg.batch_size, gen))
+            if not torch.isfinite(loss):
+                raise PretrainError(f"loss became {loss.item()} at step {step}; lower --lr or check the data")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+            )
+            optimizer.step()
+            ema_update(target, model.encoder, momentum)
+            seconds += time.perf_counter() - t0
+            last_loss = float(loss.detach())
+            metrics = {"step": step + 1, "loss": last_loss, "lr": lr, "ema": momentum,
+                       "grad_norm": float(grad_norm), "seconds": seconds, **stats}  # fmt: skip
+            if validation is not None and ((step + 1) % 50 == 0 or step + 1 == cfg.steps):
+                metrics["val_loss"] = self.validation_loss(model, target, *validation)
+            return metrics
 
-        main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
-        at_boundary = True
-        try:
-            while step < cfg.steps:
-                if interrupted:
-                    raise KeyboardInterrupt
-                at_boundary = False
-                t0 = time.perf_counter()
-                gen = step_generator(cfg.seed, step)
-                lr = warmup_stable_decay(step, cfg.steps, cfg.lr, cfg.warmup, cfg.decay, cfg.final_lr)
-                momentum = linear(step, cfg.steps, *cfg.ema)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                clips = train.sample(cfg.batch_size, length, cfg.frame_stride, gen)
-                pixels = clips_to_pixels(clips, cfg.size.image_size, cfg.size.frames_per_clip).to(self.device)
-                loss, stats = jepa_loss(model, target, pixels, masker(cfg.batch_size, gen))
-                if not torch.isfinite(loss):
-                    raise PretrainError(f"loss became {loss.item()} at step {step}; lower --lr or check the data")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(
-                    model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
-                )
-                optimizer.step()
-                ema_update(target, model.encoder, momentum)
-                step += 1
-                seconds += time.perf_counter() - t0
-                last_loss = float(loss.detach())
-                metrics = {"step": step, "loss": last_loss, "lr": lr, "ema": momentum,
-                           "grad_norm": float(grad_norm), "seconds": seconds, **stats}  # fmt: skip
-                if validation is not None and (step % 50 == 0 or step == cfg.steps):
-                    metrics["val_loss"] = self.validation_loss(model, target, *validation)
-                self._append_metrics(metrics)
-                if step % 100 == 0 or step == cfg.steps:
-                    self._save(model, target, optimizer, step, seconds)
-                at_boundary = True
-                if on_step is not None:
-                    on_step(StepReport(step, cfg.steps, metrics))
-        except KeyboardInterrupt:
-            if at_boundary:
-                self._save(model, target, optimizer, step, seconds)
-            raise
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+        def save(done: int) -> None:
+            self._save(model, target, optimizer, done, seconds)
+
+        step = run_steps(step, cfg.steps, train_step, save, self.folder.append_metrics, on_step)
         encoder_dir = self.export(model, target, step, seconds, len(train))
         return PretrainResult(encoder_dir, step, seconds, last_loss)
 
@@ -277,27 +208,7 @@ class Pretrainer:
     def _save(self, model: Any, target: Any, optimizer: Any, step: int, seconds: float) -> None:
         state = {"model": model.state_dict(), "target": target.state_dict(), "optimizer": optimizer.state_dict(),
                  "step": step, "seconds": seconds, "config": self.config.to_dict()}  # fmt: skip
-        with atomic_write(self.out / CHECKPOINT) as tmp:
-            torch.save(state, tmp)
-
-    def _truncate_metrics(self, step: int) -> None:
-        """Drop log lines past the checkpoint a resumed run restarts from (they will be logged again)."""
-        path = self.out / METRICS
-        if not path.is_file():
-            return
-        kept = []
-        for line in path.read_text().splitlines():
-            try:
-                if json.loads(line)["step"] <= step:
-                    kept.append(line)
-            except (json.JSONDecodeError, KeyError, TypeError):
-                break  # a line cut by a kill: everything after it is redone
-        with atomic_write(path) as tmp:
-            tmp.write_text("".join(line + "\n" for line in kept))
-
-    def _append_metrics(self, metrics: dict[str, float]) -> None:
-        with open(self.out / METRICS, "a") as fh:
-            fh.write(json.dumps(metrics) + "\n")
+        self.folder.save_checkpoint(state)
 
     def export(self, model: Any, target: Any, step: int, seconds: float, train_frames: int) -> Path:
         """Write ``out/encoder``: the ``save_pretrained`` folder (EMA encoder + predictor) and
@@ -324,11 +235,3 @@ class Pretrainer:
         staging.rename(folder)
         shutil.rmtree(old, ignore_errors=True)
         return folder
-
-
-def read_metrics(out: Path) -> list[dict[str, float]]:
-    """The metrics log of a run folder."""
-    path = Path(out) / METRICS
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
