@@ -177,16 +177,18 @@ def run_steps(
     log: Callable[[dict[str, float]], None],
     on_step: Callable[[StepReport], None] | None = None,
     every: int = 100,
+    agree: Callable[[bool], bool] | None = None,
 ) -> int:
     """Run ``train_step(step)`` for ``step = start .. steps - 1``, logging its metrics and calling
     ``save(step_count)`` every ``every`` steps and at the end. A first Ctrl-C (or a ``KeyboardInterrupt`` from
     ``on_step``) lets the current step finish, saves and re-raises, so a checkpoint always holds whole steps.
-    Returns the number of steps done."""
+    Returns the number of steps done. ``agree(flag)`` makes the stop decision common to all data-parallel
+    ranks (true when any rank's flag is), so they all stop after the same step."""
     step, at_boundary = start, True
     with graceful_sigint() as stop:
         try:
             while step < steps:
-                if stop.set:
+                if agree(stop.set) if agree is not None else stop.set:
                     raise KeyboardInterrupt
                 at_boundary = False
                 metrics = train_step(step)

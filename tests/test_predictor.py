@@ -17,10 +17,11 @@ def inputs(batch=2, steps=4, seed=0):
     return z, torch.randn(batch, steps, 7, generator=g), torch.randn(batch, steps, 7, generator=g)
 
 
-@pytest.fixture(params=[1, 2], ids=["merge1", "merge2"])
+@pytest.fixture(params=[(1, False), (2, False), (2, True)], ids=["merge1", "merge2", "merge2-residual"])
 def model(request):
     torch.manual_seed(0)
-    return ACPredictor(replace(CFG, merge=request.param)).eval()
+    merge, residual = request.param
+    return ACPredictor(replace(CFG, merge=merge, residual=residual)).eval()
 
 
 def test_fold_groups_grid_squares_and_unfold_inverts_it():

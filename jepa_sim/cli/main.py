@@ -8,7 +8,17 @@ from typing import Annotated, Any, get_args, get_origin
 
 import tyro
 
-from jepa_sim.cli import collect_cmd, dataset_cmd, encode_cmd, envs_cmd, pretrain_cmd, probe_cmd, rollout_cmd
+from jepa_sim.cli import (
+    collect_cmd,
+    dataset_cmd,
+    encode_cmd,
+    envs_cmd,
+    predict_eval_cmd,
+    pretrain_cmd,
+    probe_cmd,
+    rollout_cmd,
+    train_cmd,
+)
 
 # name -> (argument dataclass, function that runs it); later stages add their entries here.
 COMMANDS: dict[str, tuple[type[Any], Callable[[Any], int]]] = {
@@ -19,6 +29,8 @@ COMMANDS: dict[str, tuple[type[Any], Callable[[Any], int]]] = {
     "encode": (encode_cmd.EncodeArgs, encode_cmd.run),
     "pretrain": (pretrain_cmd.PretrainArgs, pretrain_cmd.run),
     "probe": (probe_cmd.ProbeArgs, probe_cmd.run),
+    "train": (train_cmd.TrainArgs, train_cmd.run),
+    "predict-eval": (predict_eval_cmd.PredictEvalArgs, predict_eval_cmd.run),
 }
 
 

@@ -49,6 +49,16 @@ class FeatureClips(Dataset[dict[str, Any]]):
         lengths = {i: len(s) for i, s in self.states.items()}
         self.windows, self.skipped = clip_windows(lengths, clip_len, frame_stride, clip_step)
 
+    def action_state_samples(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every action (consecutive frames ``frame_stride`` apart) and every state of the held episodes, as
+        float32 ``(M, 7)`` tensors: the statistics the predictor standardises its inputs with."""
+        stride = self.frame_stride
+        actions = [state_delta(s[:-stride], s[stride:]) for s in self.states.values() if len(s) > stride]
+        if not actions:
+            raise ValueError("no episode is longer than the frame stride")
+        states = np.concatenate(list(self.states.values()))
+        return torch.from_numpy(np.concatenate(actions).astype(np.float32)), torch.from_numpy(states.astype(np.float32))
+
     def __len__(self) -> int:
         return len(self.windows)
 

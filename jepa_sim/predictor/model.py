@@ -9,7 +9,9 @@ embedding telling action, state and patch tokens apart.
 ``merge`` > 1 folds each ``merge x merge`` square of encoder tokens into one predictor token (their features
 concatenated) and unfolds the output the same way, so a step costs ``N / merge**2 + 2`` tokens instead of
 ``N + 2``: on a CPU that is what makes planning with hundreds of candidates real time. ``merge=1`` is the
-paper's layout.
+paper's layout. ``residual=True`` adds the input tokens of step t to the head's output, so the network
+learns what changes from frame t to t + 1 (mostly the arm: little of a frame moves in one control step) and
+starts out as the copy-last-frame predictor instead of below it.
 
 Because of the block-causal structure, the keys and values of earlier steps can be cached: :meth:`step`
 extends a :class:`KVCache` by one step, which is how rollouts and planning avoid re-running the history.
@@ -40,6 +42,8 @@ class PredictorConfig:
     state_dim: int = 7
     merge: int = 1
     """fold ``merge x merge`` squares of encoder tokens into one predictor token (1 = one token per patch)"""
+    residual: bool = False
+    """predict the change of the tokens (output = input tokens + head) rather than the next tokens outright"""
 
     def __post_init__(self) -> None:
         if self.width % self.heads:
@@ -126,6 +130,11 @@ class Block(nn.Module):
 class ACPredictor(nn.Module):
     """Predicts next-frame encoder tokens from tokens, actions and states (see the module docstring)."""
 
+    action_mean: torch.Tensor
+    action_std: torch.Tensor
+    state_mean: torch.Tensor
+    state_std: torch.Tensor
+
     def __init__(self, config: PredictorConfig) -> None:
         super().__init__()
         self.config = config
@@ -142,6 +151,23 @@ class ACPredictor(nn.Module):
         self.out = nn.Linear(w, folded)
         for p in (self.time_pos, self.grid_pos, self.type_pos):
             nn.init.trunc_normal_(p, std=0.02)
+        if config.residual:  # start as the copy-last-frame predictor
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+        # fixed input standardisation (set from the training data, saved with the weights): callers pass raw
+        # actions (state deltas: metres, radians, gripper units) and raw states
+        self.register_buffer("action_mean", torch.zeros(config.action_dim))
+        self.register_buffer("action_std", torch.ones(config.action_dim))
+        self.register_buffer("state_mean", torch.zeros(config.state_dim))
+        self.register_buffer("state_std", torch.ones(config.state_dim))
+
+    def set_input_stats(self, actions: torch.Tensor, states: torch.Tensor, floor: float = 1e-3) -> None:
+        """Standardise inputs with the mean and std of sample ``actions`` (M, 7) and ``states`` (M, 7)."""
+        with torch.no_grad():
+            self.action_mean.copy_(actions.mean(0))
+            self.action_std.copy_(actions.std(0).clamp_min(floor))
+            self.state_mean.copy_(states.mean(0))
+            self.state_std.copy_(states.std(0).clamp_min(floor))
 
     def _check(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> None:
         cfg = self.config
@@ -181,6 +207,8 @@ class ACPredictor(nn.Module):
         if first_step + t > self.config.max_steps:
             raise ValueError(f"{first_step + t} time steps exceed max_steps={self.config.max_steps}")
         time = self.time_pos[first_step : first_step + t].unsqueeze(0).unsqueeze(2)  # (1, T, 1, W)
+        actions = (actions - self.action_mean) / self.action_std
+        states = (states - self.state_mean) / self.state_std
         a = self.action_in(actions).unsqueeze(2) + self.type_pos[0]
         s = self.state_in(states).unsqueeze(2) + self.type_pos[1]
         p = self.patch_in(self.fold(z)) + self.grid_pos + self.type_pos[2]
@@ -199,7 +227,8 @@ class ACPredictor(nn.Module):
         mask = block_causal_mask(steps, self.config.step_tokens, x.device)
         for block in self.blocks:
             x, _ = block(x, mask)
-        return self.head(x, steps)
+        out = self.head(x, steps)
+        return out + z if self.config.residual else out
 
     def step(
         self, z: torch.Tensor, action: torch.Tensor, state: torch.Tensor, cache: KVCache | None = None
@@ -215,7 +244,8 @@ class ACPredictor(nn.Module):
             x, (k, v) = block(x, None, past)  # the new step sees the history and itself: no mask needed
             new.keys.append(k)
             new.values.append(v)
-        return self.head(x, 1)[:, 0], new
+        out = self.head(x, 1)[:, 0]
+        return (out + z if self.config.residual else out), new
 
     def rollout(
         self, z0: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, cache: KVCache | None = None

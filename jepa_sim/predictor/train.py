@@ -1,0 +1,279 @@
+"""Training the action-conditioned predictor on cached frozen-encoder tokens: teacher-forcing plus rollout L1,
+AdamW with warmup-stable-decay, gradient clipping, exact resume, data parallel under ``torchrun``."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from jepa_sim.data.clips import split_episodes
+from jepa_sim.data.dataset import EpisodeDataset
+from jepa_sim.data.feature_clips import FeatureClips
+from jepa_sim.data.features import FeatureCache
+from jepa_sim.distributed import Dist
+from jepa_sim.losses import ac_losses
+from jepa_sim.predictor.checkpoint import save_predictor
+from jepa_sim.predictor.evaluate import HorizonRow, horizon_errors
+from jepa_sim.predictor.model import ACPredictor, PredictorConfig
+from jepa_sim.runs import RunError, RunFolder, StepReport, adamw, hardware, read_metrics, run_steps, step_generator
+from jepa_sim.schedules import warmup_stable_decay
+
+PREDICTOR_DIR = "predictor"
+EVAL_HORIZONS = 4
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    width: int = 192
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    merge: int = 2
+    """fold merge x merge squares of encoder tokens into one predictor token (1 = the paper's layout)"""
+    residual: bool = True
+    """predict the change from the input frame's tokens (False = the next tokens outright, as the paper)"""
+    max_steps: int = 16
+    clip_len: int = 5
+    """frames per training clip (teacher forcing over clip_len - 1 steps)"""
+    frame_stride: int = 1
+    rollout_steps: int = 2
+    steps: int = 4000
+    batch_size: int = 64
+    """clips per optimiser step, over all data-parallel ranks together"""
+    lr: float = 6e-4
+    final_lr: float = 0.01
+    """decayed rate at the last step, as a fraction of ``lr``"""
+    warmup: float = 0.05
+    decay: float = 0.2
+    weight_decay: float = 0.04
+    grad_clip: float = 1.0
+    holdout: float = 0.1
+    """fraction of episodes held out (validation loss and the horizon table)"""
+    seed: int = 0
+    checkpoint_every: int = 100
+    """steps between checkpoints (also written at the end and on Ctrl-C)"""
+
+    def __post_init__(self) -> None:
+        if min(self.steps, self.batch_size, self.checkpoint_every) < 1:
+            raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
+        if self.rollout_steps < 1 or self.clip_len < self.rollout_steps + 1:
+            raise ValueError(f"clip_len ({self.clip_len}) must exceed rollout_steps ({self.rollout_steps}) >= 1")
+        if self.clip_len > self.max_steps + 1:
+            raise ValueError(f"clip_len ({self.clip_len}) needs max_steps >= {self.clip_len - 1}")
+        if not (self.lr > 0 and 0.0 <= self.final_lr <= 1.0):
+            raise ValueError(f"lr must be positive and final_lr a fraction of it, got {self.lr}, {self.final_lr}")
+        if not (self.warmup >= 0.0 and self.decay >= 0.0 and self.warmup + self.decay <= 1.0):
+            raise ValueError(f"warmup ({self.warmup}) and decay ({self.decay}) must be fractions summing to <= 1")
+        if not 0.0 < self.holdout < 1.0:
+            raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
+
+    def predictor(self, token_dim: int, grid: tuple[int, int]) -> PredictorConfig:
+        return PredictorConfig(token_dim=token_dim, grid=grid, width=self.width, depth=self.depth, heads=self.heads,
+                               mlp_ratio=self.mlp_ratio, max_steps=self.max_steps, merge=self.merge,
+                               residual=self.residual)  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    predictor_dir: Path
+    steps: int
+    train_seconds: float
+    final_loss: float
+    horizons: list[HorizonRow]
+
+
+class Objective(nn.Module):
+    """The summed losses as one module, so ``DistributedDataParallel`` sees a single forward per step
+    (the rollout calls the predictor several times)."""
+
+    def __init__(self, predictor: ACPredictor, rollout_steps: int) -> None:
+        super().__init__()
+        self.predictor, self.rollout_steps = predictor, rollout_steps
+
+    def forward(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> dict[str, torch.Tensor]:
+        return ac_losses(self.predictor, z, actions, states, self.rollout_steps)
+
+
+def collate(items: list[dict[str, Any]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return (torch.stack([i["z"] for i in items]).to(device), torch.stack([i["actions"] for i in items]).to(device),
+            torch.stack([i["states"] for i in items]).to(device))  # fmt: skip
+
+
+def param_checksum(model: nn.Module) -> float:
+    """A float64 fingerprint of the weights (equal on ranks that hold equal weights)."""
+    with torch.no_grad():
+        return float(sum((p.double() * (i + 1)).sum().item() for i, p in enumerate(model.parameters())))
+
+
+class PredictorTrainer:
+    """One predictor training run in folder ``out``; rerunning with the same settings resumes it."""
+
+    def __init__(self, data: Path, encoder_id: str, out: Path, config: TrainConfig, ctx: Dist) -> None:
+        self.data, self.out, self.config, self.ctx = Path(data), Path(out), config, ctx
+        self.cache = FeatureCache.open(self.data, encoder_id)  # a clear error when never encoded
+        dataset = EpisodeDataset(self.data)
+        missing = self.cache.missing(dataset)
+        if missing:
+            raise RunError(
+                f"{len(missing)} of {len(dataset)} episodes of {self.data} have no features of {encoder_id!r}; "
+                f"finish the cache with `jepa-sim encode --data {self.data} --encoder ...`"
+            )
+        if len(dataset) < 2:
+            raise RunError(f"{self.data} has {len(dataset)} episodes; training needs at least 2")
+        self.train_episodes, self.heldout_episodes = split_episodes(dataset.indices, config.holdout, config.seed)
+        self.encoder = self.cache.encoder
+        self.predictor_config = config.predictor(int(self.encoder["dim"]), tuple(self.encoder["grid"]))
+        self.run_info: dict[str, Any] = {
+            "config": config.to_dict(),
+            "encoder": self.encoder,
+            "data": str(self.data),
+            "data_spec": dataset.manifest.get("spec"),
+            "train_episodes": self.train_episodes,
+            "heldout_episodes": self.heldout_episodes,
+        }
+        identity = ("config", "encoder", "data_spec", "train_episodes", "heldout_episodes")
+        self.folder = RunFolder(self.out, self.run_info, identity)
+        self.folder.check()
+
+    def clips(self, episodes: list[int], clip_len: int, clip_step: int = 1) -> FeatureClips:
+        return FeatureClips(self.data, str(self.encoder["id"]), clip_len, self.config.frame_stride, clip_step, episodes)
+
+    def run(
+        self,
+        on_start: Callable[[int, int, int], None] | None = None,
+        on_step: Callable[[StepReport], None] | None = None,
+        on_eval: Callable[[int], None] | None = None,
+    ) -> TrainResult:
+        """Train to ``config.steps`` (resuming from the checkpoint if there is one), export ``out/predictor``
+        and measure the horizon table on the held-out episodes. ``on_start(start_step, train_clips,
+        heldout_clips)`` once the tokens are in memory; ``on_eval(clips)`` as the final evaluation advances."""
+        cfg, ctx = self.config, self.ctx
+        if ctx.main:
+            self.folder.create()
+        ctx.barrier()
+        train = self.clips(self.train_episodes, cfg.clip_len)
+        heldout = self.clips(self.heldout_episodes, cfg.clip_len)
+        if len(train) == 0:
+            raise RunError(f"no training clips of {cfg.clip_len} frames in {self.data}: episodes are too short")
+
+        torch.manual_seed(cfg.seed)
+        predictor = ACPredictor(self.predictor_config)
+        predictor.set_input_stats(*train.action_state_samples())
+        predictor = predictor.to(ctx.device).train()
+        objective: nn.Module = Objective(predictor, cfg.rollout_steps)
+        optimizer = adamw(predictor, cfg.lr, cfg.weight_decay, no_decay=("_pos",))
+        step, seconds = 0, 0.0
+        state = self.folder.load_checkpoint(ctx.device)
+        if state is not None:
+            if state.get("encoder", {}).get("id") != self.encoder["id"]:
+                raise RunError(
+                    f"{self.folder.checkpoint} was trained on encoder {state.get('encoder')}, not {self.encoder}"
+                )
+            try:
+                predictor.load_state_dict(state["model"])
+                optimizer.load_state_dict(state["optimizer"])
+                step, seconds = int(state["step"]), float(state["seconds"])
+            except (RuntimeError, KeyError, ValueError) as exc:
+                ckpt = self.folder.checkpoint
+                raise RunError(f"cannot resume from {ckpt}: {exc}; delete it to start over") from exc
+        if ctx.active:
+            objective = DistributedDataParallel(objective)  # broadcasts rank 0's weights
+        if ctx.main:
+            self.folder.truncate_metrics(step)
+        if on_start is not None:
+            on_start(step, len(train), len(heldout))
+
+        validation = collate([heldout[i] for i in self._fixed_indices(len(heldout), 256)], ctx.device)
+        logged = read_metrics(self.out) if ctx.main else []
+        last_loss = float(logged[-1]["loss"]) if logged else math.nan
+
+        def train_step(step: int) -> dict[str, float]:
+            nonlocal seconds, last_loss
+            t0 = time.perf_counter()
+            gen = step_generator(cfg.seed, step)
+            picks = torch.randint(len(train), (cfg.batch_size,), generator=gen)[ctx.rank :: ctx.world]
+            lr = warmup_stable_decay(step, cfg.steps, cfg.lr, cfg.warmup, cfg.decay, cfg.final_lr)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            losses = objective(*collate([train[int(i)] for i in picks], ctx.device))
+            loss = losses["loss"]
+            if not torch.isfinite(loss):
+                raise RunError(f"loss became {loss.item()} at step {step}; lower --lr or check the data")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # DDP averages the gradients of all ranks here
+            clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+            grad_norm = torch.nn.utils.clip_grad_norm_(predictor.parameters(), clip)
+            optimizer.step()
+            seconds += time.perf_counter() - t0
+            last_loss = float(loss.detach())
+            metrics = {"step": step + 1, "loss": last_loss, "teacher_forcing": float(losses["teacher_forcing"]),
+                       "rollout": float(losses["rollout"]), "lr": lr, "grad_norm": float(grad_norm),
+                       "seconds": seconds}  # fmt: skip
+            if ctx.main and ((step + 1) % 50 == 0 or step + 1 == cfg.steps):
+                metrics.update(self._validate(predictor, validation))
+            return metrics
+
+        def save(done: int) -> None:
+            if ctx.main:
+                self.folder.save_checkpoint({
+                    "model": predictor.state_dict(), "optimizer": optimizer.state_dict(), "step": done,
+                    "seconds": seconds, "config": cfg.to_dict(), "predictor": self.predictor_config.to_dict(),
+                    "encoder": self.encoder,
+                })  # fmt: skip
+
+        def log(metrics: dict[str, float]) -> None:
+            if ctx.main:
+                self.folder.append_metrics(metrics)
+
+        step = run_steps(step, cfg.steps, train_step, save, log, on_step, cfg.checkpoint_every, ctx.any)
+        checksums = ctx.gather_floats(param_checksum(predictor))
+        if len(set(checksums)) != 1:
+            raise RunError(f"data-parallel ranks ended with different weights (checksums {checksums})")
+        rows: list[HorizonRow] = []
+        predictor_dir = self.out / PREDICTOR_DIR
+        if ctx.main:
+            rows = self.evaluate(predictor, on_eval)
+            training = {**self.run_info, "steps": step, "train_seconds": round(seconds, 1), "ranks": ctx.world,
+                        "rank_checksums": checksums, "train_clips": len(train), "device": str(ctx.device),
+                        "parameters": sum(p.numel() for p in predictor.parameters()), "hardware": hardware(),
+                        "horizons": [asdict(r) for r in rows]}  # fmt: skip
+            save_predictor(predictor_dir, predictor, self.encoder, training)
+        ctx.barrier()
+        return TrainResult(predictor_dir, step, seconds, last_loss, rows)
+
+    def evaluate(self, predictor: ACPredictor, on_batch: Callable[[int], None] | None = None) -> list[HorizonRow]:
+        """The horizon table (1..4) on the held-out episodes."""
+        clips = self.clips(self.heldout_episodes, EVAL_HORIZONS + 1)
+        predictor.eval()
+        try:
+            return horizon_errors(predictor, clips, self.ctx.device, on_batch=on_batch)
+        finally:
+            predictor.train()
+
+    def _fixed_indices(self, n: int, k: int) -> list[int]:
+        rng = np.random.default_rng(self.config.seed + 7919)
+        return sorted(rng.choice(n, size=min(n, k), replace=False).tolist())
+
+    @torch.no_grad()
+    def _validate(
+        self, predictor: ACPredictor, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    ) -> dict[str, float]:
+        predictor.eval()
+        try:
+            losses = ac_losses(predictor, *batch, rollout_steps=self.config.rollout_steps)
+        finally:
+            predictor.train()
+        return {"val_loss": float(losses["loss"]), "val_teacher_forcing": float(losses["teacher_forcing"]),
+                "val_rollout": float(losses["rollout"])}  # fmt: skip
