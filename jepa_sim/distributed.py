@@ -36,6 +36,14 @@ class Dist:
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item() > 0)
 
+    def mean(self, values: list[float]) -> list[float]:
+        """The mean of each value over all ranks (for logging losses of the whole batch)."""
+        if not self.active:
+            return values
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor)
+        return [float(v) / self.world for v in tensor.tolist()]
+
     def gather_floats(self, value: float) -> list[float]:
         """``value`` of every rank, in rank order."""
         if not self.active:

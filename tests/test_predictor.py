@@ -21,7 +21,31 @@ def inputs(batch=2, steps=4, seed=0):
 def model(request):
     torch.manual_seed(0)
     merge, residual = request.param
-    return ACPredictor(replace(CFG, merge=merge, residual=residual)).eval()
+    model = ACPredictor(replace(CFG, merge=merge, residual=residual)).eval()
+    if residual:  # its head starts at zero (a copy-last-frame predictor); give it something to say
+        torch.nn.init.normal_(model.out.weight, std=0.1)
+    return model
+
+
+def test_a_fresh_residual_predictor_copies_the_last_frame_until_trained():
+    model = ACPredictor(replace(CFG, merge=2, residual=True))
+    z, a, s = inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(model(z, a, s), z)
+        torch.testing.assert_close(model.rollout(z[:, 0], a, s), z[:, :1].expand_as(z))
+
+
+def test_inputs_are_standardised_with_the_stored_statistics():
+    torch.manual_seed(0)
+    model = ACPredictor(CFG).eval()
+    z, a, s = inputs()
+    scaled = ACPredictor(CFG).eval()
+    scaled.load_state_dict(model.state_dict())
+    # sample actions 0 and 2 (mean 1, std sqrt 2), sample states 1 and 3 (mean 2, std sqrt 2)
+    scaled.set_input_stats(torch.tensor([[0.0] * 7, [2.0] * 7]), torch.tensor([[1.0] * 7, [3.0] * 7]))
+    with torch.no_grad():
+        expected = model(z, (a - 1) / 2**0.5, (s - 2) / 2**0.5)
+        torch.testing.assert_close(scaled(z, a, s), expected)
 
 
 def test_fold_groups_grid_squares_and_unfold_inverts_it():

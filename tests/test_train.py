@@ -157,6 +157,9 @@ def test_two_torchrun_processes_hold_equal_weights_matching_one_process(data, tm
     assert single["out.weight"].abs().sum() > 0  # trained away from its zero init (residual predictor)
     for name, value in single.items():
         torch.testing.assert_close(parallel[name], value, rtol=1e-4, atol=1e-5, msg=name)
+    # the logged loss is the whole batch's (the mean over ranks), not rank 0's half
+    for a, b in zip(read_metrics(one), read_metrics(two), strict=True):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
 
 
 def test_cli_defaults_match_the_library_defaults():

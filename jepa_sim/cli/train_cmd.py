@@ -97,8 +97,6 @@ def run(args: TrainArgs) -> int:
     except errors as exc:
         raise SystemExit(f"jepa-sim train: {exc}") from exc
     try:
-        if ctx.world > 1 and args.batch_size % ctx.world:
-            raise ValueError(f"--batch-size {args.batch_size} is not divisible by the {ctx.world} processes")
         trainer = PredictorTrainer(args.data, encoder_id(args.encoder), args.out, config, ctx)
         say = print if ctx.main else (lambda *a, **k: None)
         bar: tqdm | None = None

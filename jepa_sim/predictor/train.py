@@ -132,6 +132,8 @@ class PredictorTrainer:
             )
         if len(dataset) < 2:
             raise RunError(f"{self.data} has {len(dataset)} episodes; training needs at least 2")
+        if config.batch_size % ctx.world:
+            raise RunError(f"batch size {config.batch_size} is not divisible by the {ctx.world} processes")
         self.train_episodes, self.heldout_episodes = split_episodes(dataset.indices, config.holdout, config.seed)
         self.encoder = self.cache.encoder
         self.predictor_config = config.predictor(int(self.encoder["dim"]), tuple(self.encoder["grid"]))
@@ -217,10 +219,11 @@ class PredictorTrainer:
             grad_norm = torch.nn.utils.clip_grad_norm_(predictor.parameters(), clip)
             optimizer.step()
             seconds += time.perf_counter() - t0
-            last_loss = float(loss.detach())
-            metrics = {"step": step + 1, "loss": last_loss, "teacher_forcing": float(losses["teacher_forcing"]),
-                       "rollout": float(losses["rollout"]), "lr": lr, "grad_norm": float(grad_norm),
-                       "seconds": seconds}  # fmt: skip
+            # each rank saw part of the batch: log the mean over ranks, the loss of the whole batch
+            total, tf, ro = ctx.mean([float(loss.detach()), float(losses["teacher_forcing"]), float(losses["rollout"])])
+            last_loss = total
+            metrics = {"step": step + 1, "loss": total, "teacher_forcing": tf, "rollout": ro, "lr": lr,
+                       "grad_norm": float(grad_norm), "seconds": seconds}  # fmt: skip
             if ctx.main and ((step + 1) % 50 == 0 or step + 1 == cfg.steps):
                 metrics.update(self._validate(predictor, validation))
             return metrics
