@@ -159,3 +159,26 @@ def test_rollout_needs_long_enough_clips(model):
     z, a, s = inputs(steps=2)
     with pytest.raises(ValueError, match="at least 3 frames"):
         rollout_loss(model, z, a[:, :1], s, steps=2)
+
+
+def test_imagine_shares_the_observed_history_across_candidates(model):
+    z, a, s = inputs(batch=1, steps=5)
+    candidates, future = torch.randn(6, 3, 7), torch.randn(6, 3, 7)
+    future[:, 0] = s[0, 2]  # the current state
+    with torch.no_grad():
+        imagined = model.imagine(z[0, :3], a[0, :2], s[0, :3], candidates, future)
+        assert imagined.shape == (6, 3, 4, 8)
+        for i in range(6):
+            # the same thing the slow way: the whole history re-fed for this one candidate
+            expected = []
+            hist_z, hist_a, hist_s = z[:, :3], torch.cat([a[:, :2], candidates[i : i + 1, :1]], 1), s[:, :3]
+            for h in range(3):
+                nxt = model(hist_z, hist_a, hist_s)[:, -1]
+                expected.append(nxt[0])
+                if h < 2:
+                    hist_z = torch.cat([hist_z, nxt[:, None]], 1)
+                    hist_a = torch.cat([hist_a, candidates[i : i + 1, h + 1 : h + 2]], 1)
+                    hist_s = torch.cat([hist_s, future[i : i + 1, h + 1 : h + 2]], 1)
+            torch.testing.assert_close(imagined[i], torch.stack(expected), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="a history of 3 frames"):
+        model.imagine(z[0, :3], a[0, :1], s[0, :3], candidates, future)

@@ -259,3 +259,31 @@ class ACPredictor(nn.Module):
             z, cache = self.step(z, actions[:, h], states[:, h], cache)
             preds.append(z)
         return torch.stack(preds, dim=1)
+
+    def imagine(
+        self,
+        z: torch.Tensor,
+        past_actions: torch.Tensor,
+        states: torch.Tensor,
+        actions: torch.Tensor,
+        future_states: torch.Tensor,
+    ) -> torch.Tensor:
+        """The planning fast path: K candidate action sequences from one shared observed history.
+
+        ``z`` (T0, N, D) tokens of the observed frames (the last is the current one), ``past_actions``
+        (T0-1, 7) the actions taken between them, ``states`` (T0, 7) their states; ``actions`` (K, H, 7) the
+        candidates and ``future_states`` (K, H, 7) the state at each of their steps (``future_states[:, 0]``
+        is the current state; the rest integrated from the actions by the caller). The history is run once,
+        at batch 1, and its cached keys and values are shared by every candidate (a view, no copy).
+        Returns the predicted tokens (K, H, N, D) of the H frames after the current one."""
+        t0, k = z.shape[0], actions.shape[0]
+        if past_actions.shape != (t0 - 1, self.config.action_dim) or states.shape != (t0, self.config.state_dim):
+            raise ValueError(
+                f"a history of {t0} frames needs past_actions ({t0 - 1}, 7) and states ({t0}, 7), "
+                f"got {tuple(past_actions.shape)} and {tuple(states.shape)}"
+            )
+        cache = None
+        for t in range(t0 - 1):
+            _, cache = self.step(z[t : t + 1], past_actions[t : t + 1], states[t : t + 1], cache)
+        shared = cache.expand(k) if cache is not None else None
+        return self.rollout(z[-1].expand(k, -1, -1), actions, future_states, shared)
