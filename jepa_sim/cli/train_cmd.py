@@ -101,9 +101,12 @@ def run(args: TrainArgs) -> int:
         say = print if ctx.main else (lambda *a, **k: None)
         bar: tqdm | None = None
         evaluating: tqdm | None = None
+        n_episodes = len(trainer.train_episodes) + len(trainer.heldout_episodes)
+        loading = tqdm(total=n_episodes, desc="load tokens", unit="ep", mininterval=1.0, disable=not ctx.main)
 
         def on_start(start: int, train_clips: int, heldout_clips: int) -> None:
             nonlocal bar
+            loading.close()
             pc = trainer.predictor_config
             say(f"encoder {trainer.encoder['id']}: {pc.num_tokens} tokens x {pc.token_dim}; predictor width "
                 f"{pc.width}, depth {pc.depth}, {pc.step_tokens} tokens per step; {train_clips} training clips of "
@@ -137,9 +140,9 @@ def run(args: TrainArgs) -> int:
 
         try:
             try:
-                result = trainer.run(on_start, on_step, on_eval)
+                result = trainer.run(on_start, on_step, on_eval, on_load=lambda _: loading.update(1))
             finally:
-                for b in (bar, evaluating):
+                for b in (loading, bar, evaluating):
                     if b is not None:
                         b.close()
         except KeyboardInterrupt:

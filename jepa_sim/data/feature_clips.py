@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,9 @@ class FeatureClips(Dataset[dict[str, Any]]):
         frame_stride: int = 1,
         clip_step: int = 1,
         episodes: Sequence[int] | None = None,
+        on_episode: Callable[[int], None] | None = None,
     ) -> None:
+        """``on_episode(index)`` after each episode is loaded (for a progress bar)."""
         dataset = EpisodeDataset(root)
         self.cache = FeatureCache.open(root, encoder_id)
         self.clip_len, self.frame_stride = clip_len, frame_stride
@@ -46,6 +48,8 @@ class FeatureClips(Dataset[dict[str, Any]]):
             states = read_arrays(dataset.path(index), ["states"])["states"]
             self.states[index] = states
             self.tokens[index] = self.cache.read(index, frames=len(states), mmap=False)
+            if on_episode is not None:
+                on_episode(index)
         lengths = {i: len(s) for i, s in self.states.items()}
         self.windows, self.skipped = clip_windows(lengths, clip_len, frame_stride, clip_step)
 

@@ -149,26 +149,32 @@ class PredictorTrainer:
         self.folder = RunFolder(self.out, self.run_info, identity)
         self.folder.check()
 
-    def clips(self, episodes: list[int], clip_len: int, clip_step: int = 1) -> FeatureClips:
-        return FeatureClips(self.data, str(self.encoder["id"]), clip_len, self.config.frame_stride, clip_step, episodes)
+    def clips(self, episodes: list[int], clip_len: int, on_load: Callable[[int], None] | None = None) -> FeatureClips:
+        encoder = str(self.encoder["id"])
+        return FeatureClips(self.data, encoder, clip_len, self.config.frame_stride, 1, episodes, on_load)
 
     def run(
         self,
         on_start: Callable[[int, int, int], None] | None = None,
         on_step: Callable[[StepReport], None] | None = None,
         on_eval: Callable[[int], None] | None = None,
+        on_load: Callable[[int], None] | None = None,
     ) -> TrainResult:
         """Train to ``config.steps`` (resuming from the checkpoint if there is one), export ``out/predictor``
         and measure the horizon table on the held-out episodes. ``on_start(start_step, train_clips,
-        heldout_clips)`` once the tokens are in memory; ``on_eval(clips)`` as the final evaluation advances."""
+        heldout_clips)`` once the tokens are in memory (``on_load(episode)`` after each episode is loaded);
+        ``on_eval(clips)`` as the final evaluation advances."""
         cfg, ctx = self.config, self.ctx
         if ctx.main:
             self.folder.create()
         ctx.barrier()
-        train = self.clips(self.train_episodes, cfg.clip_len)
-        heldout = self.clips(self.heldout_episodes, cfg.clip_len)
-        if len(train) == 0:
-            raise RunError(f"no training clips of {cfg.clip_len} frames in {self.data}: episodes are too short")
+        train = self.clips(self.train_episodes, cfg.clip_len, on_load)
+        heldout = self.clips(self.heldout_episodes, cfg.clip_len, on_load)
+        for name, clips in (("training", train), ("held-out", heldout)):
+            if len(clips) == 0:
+                raise RunError(
+                    f"no {name} clips of {cfg.clip_len} frames in {self.data}: episodes too short or too few"
+                )
 
         torch.manual_seed(cfg.seed)
         predictor = ACPredictor(self.predictor_config)
