@@ -1,0 +1,73 @@
+"""The cross-entropy method of V-JEPA 2-AC: sample around a Gaussian, refit it to the top-k, repeat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from jepa_sim.planning.base import ActionBounds, CostFn, Plan, check_cost
+
+
+@dataclass(frozen=True)
+class CEMConfig:
+    horizon: int = 2
+    samples: int = 400
+    topk: int = 10
+    iterations: int = 10
+    momentum: float = 0.15
+    """weight of the old mean and std when refitting to the elites (0 = replace them)"""
+    init_std: float = 1.0
+    """initial std of each free dimension, as a fraction of its bound"""
+    min_std: float = 0.02
+    """floor of the std, as a fraction of the bound (keeps sampling alive)"""
+
+    def __post_init__(self) -> None:
+        if min(self.horizon, self.samples, self.topk, self.iterations) < 1 or self.topk > self.samples:
+            raise ValueError(f"need horizon, samples, iterations >= 1 and 1 <= topk <= samples, got {self}")
+        if not (0.0 <= self.momentum < 1.0 and self.init_std > 0 and self.min_std >= 0):
+            raise ValueError(f"need 0 <= momentum < 1, init_std > 0, min_std >= 0, got {self}")
+
+
+class CEM:
+    """``plan(cost)`` returns the best action sequence of ``config.horizon`` steps found within ``bounds``;
+    dimensions whose bound is 0 stay at 0. The current mean is always among the samples, so the best cost
+    never gets worse from one iteration to the next."""
+
+    def __init__(self, config: CEMConfig | None = None, bounds: ActionBounds | None = None) -> None:
+        self.config, self.bounds = config or CEMConfig(), bounds or ActionBounds()
+
+    def plan(
+        self,
+        cost: CostFn,
+        warm: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+    ) -> Plan:
+        """Minimise ``cost`` (K, H, 7) -> (K,); ``warm`` (H, 7) is the initial mean (e.g. the shifted plan of
+        the previous control step), else zeros."""
+        cfg = self.config
+        high = self.bounds.high().to(device)
+        free = high > 0
+        mean = torch.zeros(cfg.horizon, 7, device=device)
+        if warm is not None:
+            if warm.shape != (cfg.horizon, 7):
+                raise ValueError(f"warm start must be ({cfg.horizon}, 7), got {tuple(warm.shape)}")
+            mean = self.bounds.clip(warm.to(device).float()) * free
+        std = high * cfg.init_std * torch.ones(cfg.horizon, 1, device=device)
+        floor = high * cfg.min_std
+        best, best_cost, history = mean, float("inf"), []
+        for _ in range(cfg.iterations):
+            noise = torch.randn(cfg.samples, cfg.horizon, 7, generator=generator).to(device)
+            candidates = self.bounds.clip(mean + std * noise) * free
+            candidates[0] = mean
+            costs = check_cost(cost(candidates), cfg.samples)
+            order = torch.argsort(costs)[: cfg.topk]
+            if float(costs[order[0]]) < best_cost:
+                best, best_cost = candidates[order[0]].clone(), float(costs[order[0]])
+            elites = candidates[order]
+            elite_std = elites.std(0, unbiased=False) if cfg.topk > 1 else torch.zeros_like(std)
+            mean = cfg.momentum * mean + (1 - cfg.momentum) * elites.mean(0)
+            std = torch.maximum(cfg.momentum * std + (1 - cfg.momentum) * elite_std, floor)
+            history.append(best_cost)
+        return Plan(best, best_cost, history, cfg.samples * cfg.iterations)

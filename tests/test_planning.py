@@ -1,0 +1,79 @@
+"""Planners: they find the minimum of known costs and never leave the action bounds."""
+
+import pytest
+import torch
+
+from jepa_sim.planning import CEM, MPPI, ActionBounds, CEMConfig, MPPIConfig, shift_plan
+
+TARGET = torch.tensor([[0.03, -0.02, 0.05, 0.0, 0.0, 0.0, 0.5], [-0.04, 0.01, 0.0, 0.0, 0.0, 0.0, -0.3]])
+
+
+def quadratic(actions):
+    return ((actions - TARGET) ** 2).sum(dim=(1, 2))
+
+
+PLANNERS = {
+    "cem": lambda: CEM(CEMConfig(horizon=2, samples=200, topk=10, iterations=15)),
+    "mppi": lambda: MPPI(MPPIConfig(horizon=2, samples=200, iterations=15)),
+}
+
+
+@pytest.mark.parametrize("name", PLANNERS)
+def test_planner_finds_the_minimum_of_a_quadratic(name):
+    plan = PLANNERS[name]().plan(quadratic, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(plan.actions, TARGET, atol=5e-3, rtol=0)
+    assert plan.costs == sorted(plan.costs, reverse=True)  # the best cost never gets worse
+    assert plan.evaluations == 200 * 15
+
+
+@pytest.mark.parametrize("name", PLANNERS)
+def test_every_sampled_action_respects_the_bounds(name):
+    bounds = ActionBounds(xyz=0.05, rotation=0.0, gripper=0.75)
+    seen = []
+
+    def far_away(actions):  # the optimum lies outside the bounds: samples pile up against them
+        seen.append(actions.clone())
+        return ((actions - 10.0) ** 2).sum(dim=(1, 2))
+
+    planner = PLANNERS[name]()
+    planner.bounds = bounds
+    plan = planner.plan(far_away, generator=torch.Generator().manual_seed(1))
+    for batch in [*seen, plan.actions[None]]:
+        assert batch[..., :3].abs().max() <= 0.05 + 1e-7
+        assert torch.all(batch[..., 3:6] == 0)  # rotation held
+        assert batch[..., 6].abs().max() <= 0.75 + 1e-7
+    torch.testing.assert_close(plan.actions[:, :3], torch.full((2, 3), 0.05), atol=1e-2, rtol=0)
+
+
+def test_warm_start_is_the_first_candidate_and_shifts_by_one_step():
+    warm = TARGET.clone()
+    plan = CEM(CEMConfig(horizon=2, samples=8, topk=2, iterations=1)).plan(quadratic, warm=warm)
+    assert plan.cost == pytest.approx(0.0, abs=1e-10)
+    shifted = shift_plan(TARGET)
+    torch.testing.assert_close(shifted, torch.stack([TARGET[1], torch.zeros(7)]))
+    with pytest.raises(ValueError, match="warm start must be"):
+        CEM().plan(quadratic, warm=torch.zeros(3, 7))
+
+
+def test_a_cost_of_the_wrong_shape_and_nan_costs_are_handled():
+    with pytest.raises(ValueError, match="must return"):
+        CEM(CEMConfig(samples=4, topk=2, iterations=1)).plan(lambda a: torch.zeros(3))
+
+    def nan_for_half(actions):
+        cost = quadratic(actions)
+        cost[::2] = float("nan")
+        return cost
+
+    plan = CEM(CEMConfig(samples=64, topk=4, iterations=5)).plan(
+        nan_for_half, generator=torch.Generator().manual_seed(0)
+    )
+    assert torch.isfinite(torch.tensor(plan.cost))
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError):
+        CEMConfig(samples=4, topk=5)
+    with pytest.raises(ValueError):
+        ActionBounds(xyz=-1.0)
+    with pytest.raises(ValueError):
+        MPPIConfig(temperature=0.0)
