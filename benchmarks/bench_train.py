@@ -26,7 +26,7 @@ from jepa_sim.predictor import ACPredictor, PredictorConfig
 from jepa_sim.predictor.checkpoint import read_predictor_meta
 
 
-def train_rate(config: PredictorConfig, batch: int, clip_len: int, steps: int = 4) -> float:
+def train_rate(config: PredictorConfig, batch: int, clip_len: int, rollout_steps: int, steps: int = 4) -> float:
     """Training clips per second: best of ``steps`` timed optimiser steps after one warm-up step."""
     torch.manual_seed(0)
     model = ACPredictor(config)
@@ -36,7 +36,7 @@ def train_rate(config: PredictorConfig, batch: int, clip_len: int, steps: int = 
     best = float("inf")
     for i in range(steps + 1):
         start = time.perf_counter()
-        loss = ac_losses(model, z, actions, states)["loss"]
+        loss = ac_losses(model, z, actions, states, rollout_steps)["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -73,13 +73,16 @@ def main() -> None:
     shipped = PredictorConfig.from_dict(meta["predictor"])
     clip_len = int(meta["training"]["config"]["clip_len"])
     batch = int(meta["training"]["config"]["batch_size"])
+    rollout_steps = int(meta["training"]["config"]["rollout_steps"])
     rows = []
     for label, config in (
         (f"shipped (merge {shipped.merge})", shipped),
         ("same network, paper layout (merge 1)", replace(shipped, merge=1)),
     ):
         params = sum(p.numel() for p in ACPredictor(config).parameters())
-        rows.append((label, params, config.step_tokens, train_rate(config, batch, clip_len), rollout_ms(config)))
+        rows.append(
+            (label, params, config.step_tokens, train_rate(config, batch, clip_len, rollout_steps), rollout_ms(config))
+        )
     print(f"\nPredictor training on the CPU ({torch.get_num_threads()} threads), batch {batch}, {clip_len}-frame "
           f"clips of {shipped.num_tokens} x {shipped.token_dim} tokens:\n")  # fmt: skip
     print("| predictor | params | tokens/step | train clips/s | ms/step (batch) | rollout 256 x 2 steps (ms) |")

@@ -66,6 +66,11 @@ def setup(device: str = "auto") -> Dist:
         return Dist(0, 1, resolved)
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if resolved.type == "cuda":
+        if local_rank >= torch.cuda.device_count():
+            raise ValueError(
+                f"process {local_rank} has no GPU of its own ({torch.cuda.device_count()} visible): start at most "
+                "that many processes per node, or pass --device cpu"
+            )
         resolved = torch.device("cuda", local_rank)
         torch.cuda.set_device(resolved)
     if not dist.is_initialized():

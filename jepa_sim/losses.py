@@ -1,5 +1,5 @@
 """V-JEPA 2-AC training losses: teacher forcing plus an autoregressive rollout, both plain L1 against the
-frozen encoder's layer-normed tokens, summed 1:1 (REFERENCES.md)."""
+frozen encoder's layer-normed tokens, summed 1:1 (V-JEPA 2, arXiv 2506.09985)."""
 
 from __future__ import annotations
 

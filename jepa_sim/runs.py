@@ -183,7 +183,8 @@ def run_steps(
     ``save(step_count)`` every ``every`` steps and at the end. A first Ctrl-C (or a ``KeyboardInterrupt`` from
     ``on_step``) lets the current step finish, saves and re-raises, so a checkpoint always holds whole steps.
     Returns the number of steps done. ``agree(flag)`` makes the stop decision common to all data-parallel
-    ranks (true when any rank's flag is), so they all stop after the same step."""
+    ranks (true when any rank's flag is), so they all stop after the same step; under data parallelism an
+    ``on_step`` that raises must do so on every rank at the same step."""
     step, at_boundary = start, True
     with graceful_sigint() as stop:
         try:

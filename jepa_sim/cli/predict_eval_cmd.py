@@ -37,18 +37,21 @@ class PredictEvalArgs:
 
 
 def test_episodes(data: Path, training: dict[str, object]) -> tuple[list[int], str]:
-    """The episodes to test on, and where the choice came from."""
+    """The episodes to test on, and where the choice came from. Collection is deterministic, so a dataset
+    with the predictor's training spec holds its training episodes under the same indices: those are never
+    tested on."""
     from jepa_sim.data.dataset import EpisodeDataset
 
     dataset = EpisodeDataset(data)
     spec = training.get("data_spec")
-    heldout = training.get("heldout_episodes")
-    if spec is not None and spec == dataset.manifest.get("spec") and isinstance(heldout, list):
-        present = set(dataset.indices)
-        test = [int(i) for i in heldout if i in present]
-        if test:
-            return test, "held out of the predictor's training"
-    return dataset.indices, "all episodes (not the predictor's training data)"
+    if spec is None or spec != dataset.manifest.get("spec"):
+        return dataset.indices, "all episodes (data the predictor was not trained on)"
+    trained = training.get("train_episodes")
+    seen = {int(i) for i in trained} if isinstance(trained, list) else set()
+    test = [i for i in dataset.indices if i not in seen]
+    if not test:
+        raise ValueError(f"every episode of {data} was used to train the predictor; evaluate on other data")
+    return test, "held out of the predictor's training"
 
 
 def run(args: PredictEvalArgs) -> int:

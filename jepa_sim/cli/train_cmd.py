@@ -150,7 +150,7 @@ def run(args: TrainArgs) -> int:
                 say("\ninterrupted while loading tokens; nothing was trained")
                 return 130
             plot()
-            say(f"\ninterrupted; checkpoint saved in {args.out}; rerun the same command to resume")
+            say(f"\ninterrupted; rerun the same command to resume from the last checkpoint in {args.out}")
             return 130
         plot_path = plot()
         if ctx.main:

@@ -274,13 +274,17 @@ class ACPredictor(nn.Module):
         (T0-1, 7) the actions taken between them, ``states`` (T0, 7) their states; ``actions`` (K, H, 7) the
         candidates and ``future_states`` (K, H, 7) the state at each of their steps (``future_states[:, 0]``
         is the current state; the rest integrated from the actions by the caller). The history is run once,
-        at batch 1, and its cached keys and values are shared by every candidate (a view, no copy).
+        at batch 1, and its cached keys and values are shared by every candidate (expanded, not recomputed).
         Returns the predicted tokens (K, H, N, D) of the H frames after the current one."""
         t0, k = z.shape[0], actions.shape[0]
         if past_actions.shape != (t0 - 1, self.config.action_dim) or states.shape != (t0, self.config.state_dim):
             raise ValueError(
                 f"a history of {t0} frames needs past_actions ({t0 - 1}, 7) and states ({t0}, 7), "
                 f"got {tuple(past_actions.shape)} and {tuple(states.shape)}"
+            )
+        if future_states.shape[:2] != actions.shape[:2] or not torch.allclose(future_states[:, 0], states[-1:]):
+            raise ValueError(
+                "future_states must be (K, H, 7) like the actions, starting at the current state states[-1]"
             )
         cache = None
         for t in range(t0 - 1):

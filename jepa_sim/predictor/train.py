@@ -67,6 +67,8 @@ class TrainConfig:
             raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
         if self.rollout_steps < 1 or self.clip_len < self.rollout_steps + 1:
             raise ValueError(f"clip_len ({self.clip_len}) must exceed rollout_steps ({self.rollout_steps}) >= 1")
+        if self.max_steps < EVAL_HORIZONS:
+            raise ValueError(f"max_steps must be >= {EVAL_HORIZONS} (the horizon table), got {self.max_steps}")
         if self.clip_len > self.max_steps + 1:
             raise ValueError(f"clip_len ({self.clip_len}) needs max_steps >= {self.clip_len - 1}")
         if not (self.lr > 0 and 0.0 <= self.final_lr <= 1.0):
@@ -175,6 +177,10 @@ class PredictorTrainer:
                 raise RunError(
                     f"no {name} clips of {cfg.clip_len} frames in {self.data}: episodes too short or too few"
                 )
+        if ctx.main and len(self.clips(self.heldout_episodes, EVAL_HORIZONS + 1)) == 0:
+            # fail now rather than after training when the final horizon table is impossible
+            raise RunError(f"no held-out episode of {self.data} spans {EVAL_HORIZONS + 1} frames at stride "
+                           f"{cfg.frame_stride}: the horizon table cannot be measured")  # fmt: skip
 
         torch.manual_seed(cfg.seed)
         predictor = ACPredictor(self.predictor_config)
@@ -203,7 +209,8 @@ class PredictorTrainer:
         if on_start is not None:
             on_start(step, len(train), len(heldout))
 
-        validation = collate([heldout[i] for i in self._fixed_indices(len(heldout), 256)], ctx.device)
+        picks = self._fixed_indices(len(heldout), 256)
+        validation = collate([heldout[i] for i in picks], ctx.device) if ctx.main else None
         logged = read_metrics(self.out) if ctx.main else []
         last_loss = float(logged[-1]["loss"]) if logged else math.nan
 
@@ -217,8 +224,8 @@ class PredictorTrainer:
                 group["lr"] = lr
             losses = objective(*collate([train[int(i)] for i in picks], ctx.device))
             loss = losses["loss"]
-            if not torch.isfinite(loss):
-                raise RunError(f"loss became {loss.item()} at step {step}; lower --lr or check the data")
+            if ctx.any(not bool(torch.isfinite(loss))):  # every rank raises, none waits in the all-reduce
+                raise RunError(f"the loss became NaN or inf at step {step}; lower --lr or check the data")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # DDP averages the gradients of all ranks here
             clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
@@ -230,7 +237,7 @@ class PredictorTrainer:
             last_loss = total
             metrics = {"step": step + 1, "loss": total, "teacher_forcing": tf, "rollout": ro, "lr": lr,
                        "grad_norm": float(grad_norm), "seconds": seconds}  # fmt: skip
-            if ctx.main and ((step + 1) % 50 == 0 or step + 1 == cfg.steps):
+            if validation is not None and ((step + 1) % 50 == 0 or step + 1 == cfg.steps):
                 metrics.update(self._validate(predictor, validation))
             return metrics
 
@@ -259,7 +266,7 @@ class PredictorTrainer:
                         "parameters": sum(p.numel() for p in predictor.parameters()), "hardware": hardware(),
                         "horizons": [asdict(r) for r in rows]}  # fmt: skip
             save_predictor(predictor_dir, predictor, self.encoder, training)
-        ctx.barrier()
+        # no barrier: the other ranks are done and would only risk the collective timeout while rank 0 evaluates
         return TrainResult(predictor_dir, step, seconds, last_loss, rows)
 
     def evaluate(self, predictor: ACPredictor, on_batch: Callable[[int], None] | None = None) -> list[HorizonRow]:
