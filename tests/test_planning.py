@@ -77,3 +77,37 @@ def test_bad_settings_are_refused():
         ActionBounds(xyz=-1.0)
     with pytest.raises(ValueError):
         MPPIConfig(temperature=0.0)
+
+
+def test_states_are_integrated_like_the_env_convention():
+    from jepa_sim.geometry import apply_action
+    from jepa_sim.planning.energy import integrate_states
+
+    state = torch.tensor([0.4, 0.0, 0.2, 0.0, 0.0, 0.3, 0.5], dtype=torch.float64)
+    actions = torch.tensor([[[0.01, 0.02, -0.03, 0.0, 0.0, 0.1, 0.7], [0.0, 0.0, 0.01, 0.0, 0.0, 0.0, 0.2]]])
+    states = integrate_states(state, actions.double())
+    torch.testing.assert_close(states[0, 0], state)
+    expected = torch.from_numpy(apply_action(state.numpy(), actions[0, 0].double().numpy()))
+    torch.testing.assert_close(states[0, 1], expected)
+    assert states[0, 1, 6] == 1.0  # gripper clipped at closed
+
+
+def test_latent_energy_is_zero_for_the_predicted_goal_and_ranks_candidates():
+    from jepa_sim.planning.energy import LatentEnergy
+    from jepa_sim.predictor import ACPredictor, PredictorConfig
+
+    torch.manual_seed(0)
+    model = ACPredictor(PredictorConfig(token_dim=8, grid=(2, 2), width=16, depth=2, heads=2)).eval()
+    z, past, states = torch.randn(2, 4, 8), torch.randn(1, 7), torch.randn(2, 7)
+    observed = model.observe(z, past, states)
+    good = torch.tensor([[[0.02, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1]] * 2])
+    from jepa_sim.planning.energy import integrate_states
+
+    with torch.no_grad():
+        goal = model.imagine(observed, good, integrate_states(states[-1], good))[0, -1]
+    energy = LatentEnergy(model, observed, goal)
+    others = torch.randn(5, 2, 7) * 0.05
+    costs = energy(torch.cat([good, others]))
+    assert costs.shape == (6,) and costs[0] < 1e-6 and bool((costs[1:] > costs[0]).all())
+    with pytest.raises(ValueError, match="goal tokens must be"):
+        LatentEnergy(model, observed, goal[:3])

@@ -166,7 +166,8 @@ def test_imagine_shares_the_observed_history_across_candidates(model):
     candidates, future = torch.randn(6, 3, 7), torch.randn(6, 3, 7)
     future[:, 0] = s[0, 2]  # the current state
     with torch.no_grad():
-        imagined = model.imagine(z[0, :3], a[0, :2], s[0, :3], candidates, future)
+        observed = model.observe(z[0, :3], a[0, :2], s[0, :3])
+        imagined = model.imagine(observed, candidates, future)
         assert imagined.shape == (6, 3, 4, 8)
         for i in range(6):
             # the same thing the slow way: the whole history re-fed for this one candidate
@@ -181,4 +182,6 @@ def test_imagine_shares_the_observed_history_across_candidates(model):
                     hist_s = torch.cat([hist_s, future[i : i + 1, h + 1 : h + 2]], 1)
             torch.testing.assert_close(imagined[i], torch.stack(expected), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="a history of 3 frames"):
-        model.imagine(z[0, :3], a[0, :1], s[0, :3], candidates, future)
+        model.observe(z[0, :3], a[0, :1], s[0, :3])
+    with pytest.raises(ValueError, match="start at the current state"):
+        model.imagine(observed, candidates, future + 1.0)

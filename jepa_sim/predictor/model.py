@@ -260,34 +260,38 @@ class ACPredictor(nn.Module):
             preds.append(z)
         return torch.stack(preds, dim=1)
 
-    def imagine(
-        self,
-        z: torch.Tensor,
-        past_actions: torch.Tensor,
-        states: torch.Tensor,
-        actions: torch.Tensor,
-        future_states: torch.Tensor,
-    ) -> torch.Tensor:
-        """The planning fast path: K candidate action sequences from one shared observed history.
-
-        ``z`` (T0, N, D) tokens of the observed frames (the last is the current one), ``past_actions``
-        (T0-1, 7) the actions taken between them, ``states`` (T0, 7) their states; ``actions`` (K, H, 7) the
-        candidates and ``future_states`` (K, H, 7) the state at each of their steps (``future_states[:, 0]``
-        is the current state; the rest integrated from the actions by the caller). The history is run once,
-        at batch 1, and its cached keys and values are shared by every candidate (expanded, not recomputed).
-        Returns the predicted tokens (K, H, N, D) of the H frames after the current one."""
-        t0, k = z.shape[0], actions.shape[0]
+    def observe(self, z: torch.Tensor, past_actions: torch.Tensor, states: torch.Tensor) -> Observed:
+        """Run an observed history once, at batch 1, for :meth:`imagine`: ``z`` (T0, N, D) tokens of the
+        observed frames (the last is the current one), ``past_actions`` (T0-1, 7) the actions taken between
+        them, ``states`` (T0, 7) their states."""
+        t0 = z.shape[0]
         if past_actions.shape != (t0 - 1, self.config.action_dim) or states.shape != (t0, self.config.state_dim):
             raise ValueError(
                 f"a history of {t0} frames needs past_actions ({t0 - 1}, 7) and states ({t0}, 7), "
                 f"got {tuple(past_actions.shape)} and {tuple(states.shape)}"
             )
-        if future_states.shape[:2] != actions.shape[:2] or not torch.allclose(future_states[:, 0], states[-1:]):
-            raise ValueError(
-                "future_states must be (K, H, 7) like the actions, starting at the current state states[-1]"
-            )
         cache = None
         for t in range(t0 - 1):
             _, cache = self.step(z[t : t + 1], past_actions[t : t + 1], states[t : t + 1], cache)
-        shared = cache.expand(k) if cache is not None else None
-        return self.rollout(z[-1].expand(k, -1, -1), actions, future_states, shared)
+        return Observed(cache, z[-1], states[-1])
+
+    def imagine(self, observed: Observed, actions: torch.Tensor, future_states: torch.Tensor) -> torch.Tensor:
+        """The planning fast path: K candidate action sequences ``actions`` (K, H, 7) from one observed history
+        (its cached keys and values are expanded to the K candidates, not recomputed). ``future_states``
+        (K, H, 7) are the states at each step (``[:, 0]`` the current one; the rest integrated from the
+        actions by the caller). Returns the predicted tokens (K, H, N, D) of the H frames after the current one."""
+        k = actions.shape[0]
+        if future_states.shape != actions.shape or not torch.allclose(future_states[:, 0], observed.state[None]):
+            raise ValueError("future_states must be (K, H, 7) like the actions and start at the current state")
+        shared = observed.cache.expand(k) if observed.cache is not None else None
+        return self.rollout(observed.z[None].expand(k, -1, -1), actions, future_states, shared)
+
+
+@dataclass
+class Observed:
+    """An observed history as :meth:`ACPredictor.observe` leaves it: the cache of the steps before the
+    current frame, and the current frame's tokens (N, D) and state (7,)."""
+
+    cache: KVCache | None
+    z: torch.Tensor
+    state: torch.Tensor
