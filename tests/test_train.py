@@ -172,3 +172,11 @@ def test_cli_defaults_match_the_library_defaults():
     for f in fields(TrainConfig):
         if f.name in cli_defaults:
             assert cli_defaults[f.name] == f.default, f.name
+
+
+def test_the_shipped_predictor_loads_with_the_shipped_encoder():
+    model, meta = load_predictor("default", encoder_id("default"))
+    assert meta["training"]["steps"] == 4000
+    rows = meta["training"]["horizons"]
+    assert len(rows) == 4 and all(row["model"] < row["copy_last"] for row in rows)
+    assert model.config.token_dim == 192 and model.config.grid == (8, 8)

@@ -1,0 +1,57 @@
+"""The MPC agent in closed loop with the simulator, on tiny random models."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from test_encoders import tiny_vjepa2
+
+from agents.mpc import MPCAgent, MPCConfig
+from jepa_sim.encoders import load_encoder
+from jepa_sim.planning import CEM, CEMConfig
+from jepa_sim.predictor import ACPredictor, PredictorConfig
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("enc")
+    tiny_vjepa2(folder)
+    encoder = load_encoder(str(folder), device="cpu")
+    torch.manual_seed(0)
+    predictor = ACPredictor(PredictorConfig(token_dim=32, grid=(4, 4), width=32, depth=2, heads=2, merge=2))
+    planner = CEM(CEMConfig(horizon=2, samples=16, topk=4, iterations=2))
+    return MPCAgent(encoder, predictor, planner, MPCConfig(max_steps_per_subgoal=1))
+
+
+def test_the_agent_runs_closed_loop_steps_in_the_simulator_within_bounds(agent):
+    env = gym.make("JepaSim/FrankaPickAndPlace-v0", object="cup", image_size=64)
+    obs, info = env.reset(seed=0)
+    agent.reset(info["subgoal_images"])
+    for _ in range(3):
+        action = agent.act(obs["image"], obs["state"])
+        assert action.shape == (7,) and np.all(np.isfinite(action))
+        assert np.abs(action[:3]).max() <= 0.075 + 1e-6 and np.all(action[3:6] == 0)
+        assert abs(action[6]) <= 0.75 + 1e-6
+        obs, _, _, _, info = env.step(action)
+    assert [log.subgoal for log in agent.log] == [0, 1, 2]  # one step per sub-goal, then the last one stays
+    assert all(log.seconds > 0 and np.isfinite(log.energy) for log in agent.log)
+    env.close()
+
+
+def test_images_of_the_wrong_size_or_type_are_named(agent):
+    goal = np.zeros((64, 64, 3), np.uint8)
+    agent.reset([goal])
+    with pytest.raises(ValueError, match="frame the goal images like the camera"):
+        agent.act(np.zeros((32, 32, 3), np.uint8), np.zeros(7))
+    with pytest.raises(ValueError, match="7 finite floats"):
+        agent.act(goal, np.full(7, np.nan))
+    with pytest.raises(ValueError, match="must be uint8"):
+        agent.reset([goal.astype(np.float32)])
+    with pytest.raises(ValueError, match="differ in size"):
+        agent.reset([goal, np.zeros((32, 32, 3), np.uint8)])
+
+
+def test_an_encoder_and_predictor_of_different_shapes_are_refused(agent):
+    other = ACPredictor(PredictorConfig(token_dim=16, grid=(4, 4), width=16, depth=1, heads=2))
+    with pytest.raises(ValueError, match="predictor expects"):
+        MPCAgent(agent.encoder, other, agent.planner)
