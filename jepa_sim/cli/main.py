@@ -13,6 +13,7 @@ from jepa_sim.cli import (
     dataset_cmd,
     encode_cmd,
     envs_cmd,
+    eval_cmd,
     predict_eval_cmd,
     pretrain_cmd,
     probe_cmd,
@@ -31,6 +32,7 @@ COMMANDS: dict[str, tuple[type[Any], Callable[[Any], int]]] = {
     "probe": (probe_cmd.ProbeArgs, probe_cmd.run),
     "train": (train_cmd.TrainArgs, train_cmd.run),
     "predict-eval": (predict_eval_cmd.PredictEvalArgs, predict_eval_cmd.run),
+    "eval": (eval_cmd.EvalArgs, eval_cmd.run),
 }
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
 from jepa_sim.atomic import atomic_write
+from jepa_sim.media import write_video
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,6 @@ def _combos(args: RolloutArgs) -> list[tuple[str, str, str]]:
         objects = ["cup", "box"] if args.object == "all" else [args.object]
         combos += [(env_id, task, obj) for obj in objects]
     return combos
-
-
-def _write_video(path: Path, frames: list[Any], fps: int) -> None:
-    import imageio.v2 as imageio
-
-    with atomic_write(path) as tmp:
-        imageio.mimsave(tmp, frames, fps=fps, macro_block_size=1)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -118,9 +112,9 @@ def run(args: RolloutArgs) -> int:
         rows.append((task, obj, rate, args.episodes, steps / args.episodes, steps / max(seconds, 1e-9)))
         fps = int(env.metadata.get("render_fps", 4))
         if args.video is not None:
-            _write_video(args.video, frames, fps)
+            write_video(args.video, frames, fps)
         elif args.out is not None and frames:
-            _write_video(args.out / f"{task}_{obj}.mp4", frames, fps)
+            write_video(args.out / f"{task}_{obj}.mp4", frames, fps)
 
     table = [
         f"Policy `{args.policy}`, {args.episodes} episodes per row "

@@ -1,0 +1,189 @@
+"""Seeded trials of agents on the simulated tasks, and the success table in the layout of the paper's Table 2.
+
+Trial i of every (task, object) cell uses env seed ``seed + i`` for every method, so all methods face the
+same object positions, goals and start poses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from agents.drivers.sim import SimDriver
+from agents.policies import Agent
+from jepa_sim.atomic import atomic_write
+from jepa_sim.media import side_by_side
+
+COLUMNS: tuple[tuple[str, str | None, str], ...] = (
+    ("reach", None, "Reach"),
+    ("grasp", "cup", "Grasp cup"),
+    ("grasp", "box", "Grasp box"),
+    ("reach_with_object", "cup", "Reach w/ obj cup"),
+    ("reach_with_object", "box", "Reach w/ obj box"),
+    ("pick_and_place", "cup", "Pick-&-place cup"),
+    ("pick_and_place", "box", "Pick-&-place box"),
+)
+"""the paper's columns: reach pools both objects"""
+
+
+@dataclass
+class TrialResult:
+    task: str
+    object: str
+    method: str
+    seed: int
+    success: bool
+    steps: int
+    plan_seconds: float
+    """mean time to choose one action"""
+    frames: list[NDArray[np.uint8]] = field(default_factory=list, repr=False)
+    """camera | current goal image, one per step (recorded trials only)"""
+
+
+def run_trial(driver: SimDriver, agent: Agent, seed: int, record: bool = False) -> tuple[bool, int, float, list[Any]]:
+    """One closed-loop episode until the env ends it: (success, steps, mean seconds per action, frames)."""
+    obs = driver.reset(seed)
+    goals = driver.goal_images()
+    agent.reset(goals, obs)
+    frames = [side_by_side(obs.image, goals[-1])] if record else []
+    while not driver.done:
+        driver.send_action(agent.act(obs))
+        obs = driver.get_observation()
+        if record:
+            frames.append(side_by_side(obs.image, goals[agent.goal_index]))
+    seconds = float(np.mean(agent.plan_seconds)) if agent.plan_seconds else 0.0
+    return driver.success, driver.steps, seconds, frames
+
+
+def wilson_ci95(successes: int, n: int) -> tuple[float, float]:
+    """The Wilson score interval of a success rate (95%)."""
+    if n == 0:
+        return (0.0, 1.0)
+    z = 1.959963984540054
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def summarize(results: Sequence[TrialResult]) -> dict[str, Any]:
+    """``{task: {object: {method: {"success_rate", "n", "ci95", "mean_plan_seconds"}}}}``."""
+    cells: dict[tuple[str, str, str], list[TrialResult]] = {}
+    for r in results:
+        cells.setdefault((r.task, r.object, r.method), []).append(r)
+    summary: dict[str, Any] = {}
+    for (task, obj, method), rows in cells.items():
+        k = sum(r.success for r in rows)
+        summary.setdefault(task, {}).setdefault(obj, {})[method] = {
+            "success_rate": k / len(rows),
+            "n": len(rows),
+            "ci95": list(wilson_ci95(k, len(rows))),
+            "mean_plan_seconds": float(np.mean([r.plan_seconds for r in rows])),
+        }
+    return summary
+
+
+def column_rate(summary: dict[str, Any], task: str, obj: str | None, method: str) -> tuple[int, int] | None:
+    """(successes, trials) of one paper column for one method, or None when it was not run."""
+    objects = [obj] if obj is not None else list(summary.get(task, {}))
+    cells = [summary[task][o][method] for o in objects if method in summary.get(task, {}).get(o, {})]
+    if not cells:
+        return None
+    return round(sum(c["success_rate"] * c["n"] for c in cells)), sum(c["n"] for c in cells)
+
+
+def results_markdown(summary: dict[str, Any], methods: Sequence[str]) -> str:
+    """The success table in the paper's layout, one row per method (success % and trials)."""
+    header = "| Method | " + " | ".join(label for _, _, label in COLUMNS) + " |"
+    lines = [header, "|---" * (len(COLUMNS) + 1) + "|"]
+    for method in methods:
+        cells = []
+        for task, obj, _ in COLUMNS:
+            rate = column_rate(summary, task, obj, method)
+            cells.append("-" if rate is None else f"{100 * rate[0] / rate[1]:.0f}% ({rate[1]})")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_results(summary: dict[str, Any], methods: Sequence[str], path: Path) -> Path:
+    """Grouped bars: success per paper column, one bar per method, with 95% intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 4))
+    width = 0.8 / max(1, len(methods))
+    for m, method in enumerate(methods):
+        xs, ys, lo, hi = [], [], [], []
+        for c, (task, obj, _) in enumerate(COLUMNS):
+            rate = column_rate(summary, task, obj, method)
+            if rate is None:
+                continue
+            p = rate[0] / rate[1]
+            low, high = wilson_ci95(*rate)
+            xs.append(c + (m - (len(methods) - 1) / 2) * width)
+            ys.append(100 * p)
+            lo.append(100 * (p - low))
+            hi.append(100 * (high - p))
+        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=method)
+    ax.set_xticks(range(len(COLUMNS)), [label for _, _, label in COLUMNS], rotation=15)
+    ax.set_ylabel("success %")
+    ax.set_ylim(0, 105)
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_results(results: Sequence[TrialResult], methods: Sequence[str], out: Path, meta: dict[str, Any]) -> None:
+    """``results.json`` (summary, per-trial rows, settings), ``results.md`` and ``results.png`` in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(results)
+    trials = [{k: v for k, v in asdict(r).items() if k != "frames"} for r in results]
+    payload = {**summary, "_meta": meta, "_trials": trials}
+    with atomic_write(out / "results.json") as tmp:
+        tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    with atomic_write(out / "results.md") as tmp:
+        tmp.write_text(results_markdown(summary, methods))
+    plot_results(summary, methods, out / "results.png")
+
+
+def evaluate(
+    cells: Sequence[tuple[str, str, str]],
+    methods: Sequence[str],
+    trials: int,
+    seed: int,
+    make_driver: Callable[[str, str], SimDriver],
+    make_agent: Callable[[str, str, str], Agent],
+    record: int = 1,
+    on_trial: Callable[[TrialResult], None] | None = None,
+) -> list[TrialResult]:
+    """Run ``trials`` seeded trials of every method on every ``(env_id, task, object)`` cell; the first
+    ``record`` trials of each cell and method keep their frames."""
+    results: list[TrialResult] = []
+    for env_id, task, obj in cells:
+        driver = make_driver(env_id, obj)
+        try:
+            for method in methods:
+                agent = make_agent(method, task, obj)
+                for i in range(trials):
+                    success, steps, seconds, frames = run_trial(driver, agent, seed + i, record=i < record)
+                    result = TrialResult(task, obj, method, seed + i, success, steps, seconds, frames)
+                    results.append(result)
+                    if on_trial is not None:
+                        on_trial(result)
+        finally:
+            driver.close()
+    return results

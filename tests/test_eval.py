@@ -1,0 +1,48 @@
+"""`jepa-sim eval`: seeded trials through the sim driver, results.json / results.md / plot / videos."""
+
+import json
+
+import pytest
+
+from agents.evaluate import TrialResult, results_markdown, summarize, wilson_ci95
+from jepa_sim.cli.main import main
+
+
+def test_wilson_interval_matches_known_values():
+    assert wilson_ci95(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_ci95(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert wilson_ci95(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+
+
+def test_the_table_pools_reach_over_objects_and_keeps_the_other_columns_apart():
+    rows = [TrialResult("reach", "cup", "m", 0, True, 2, 0.1), TrialResult("reach", "box", "m", 0, False, 30, 0.1),
+            TrialResult("grasp", "box", "m", 0, True, 9, 0.2)]  # fmt: skip
+    summary = summarize(rows)
+    assert summary["grasp"]["box"]["m"]["n"] == 1 and summary["reach"]["cup"]["m"]["success_rate"] == 1.0
+    table = results_markdown(summary, ["m"])
+    assert "| m | 50% (2) | - | 100% (1) | - | - | - | - |" in table
+
+
+def test_eval_with_one_trial_writes_valid_results(tmp_path, capsys):
+    out = tmp_path / "eval"
+    args = ["eval", "--methods", "mpc,random,oracle", "--tasks", "reach", "--objects", "cup", "--trials", "1",
+            "--samples", "8", "--topk", "2", "--iterations", "1", "--out", str(out), "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| Method | Reach |" in printed and "MPC planning time per step" in printed
+    results = json.loads((out / "results.json").read_text())
+    for method in ("mpc", "random", "oracle"):
+        cell = results["reach"]["cup"][method]
+        assert cell["n"] == 1 and cell["success_rate"] in (0.0, 1.0)
+        lo, hi = cell["ci95"]
+        assert 0.0 <= lo <= cell["success_rate"] <= hi <= 1.0
+        assert (out / f"reach_cup_{method}_seed1000.mp4").stat().st_size > 0
+    assert results["reach"]["cup"]["oracle"]["success_rate"] == 1.0
+    assert len(results["_trials"]) == 3 and results["_meta"]["planner"]["samples"] == 8
+    assert (out / "results.md").read_text().startswith("| Method |") and (out / "results.png").stat().st_size > 0
+
+
+def test_unknown_methods_tasks_and_objects_are_named(tmp_path):
+    for flag, value in (("--methods", "octo"), ("--tasks", "pour"), ("--objects", "mug")):
+        with pytest.raises(SystemExit, match=f"unknown .*{value}"):
+            main(["eval", flag, value, "--out", str(tmp_path)])
