@@ -131,8 +131,8 @@ def plot_results(summary: dict[str, Any], methods: Sequence[str], path: Path) ->
             low, high = wilson_ci95(*rate)
             xs.append(c + (m - (len(methods) - 1) / 2) * width)
             ys.append(100 * p)
-            lo.append(100 * (p - low))
-            hi.append(100 * (high - p))
+            lo.append(100 * max(0.0, p - low))  # the interval holds p; rounding may put it a hair outside
+            hi.append(100 * max(0.0, high - p))
         ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=method)
     ax.set_xticks(range(len(COLUMNS)), [label for _, _, label in COLUMNS], rotation=15)
     ax.set_ylabel("success %")
@@ -147,8 +147,10 @@ def plot_results(summary: dict[str, Any], methods: Sequence[str], path: Path) ->
     return path
 
 
-def write_results(results: Sequence[TrialResult], methods: Sequence[str], out: Path, meta: dict[str, Any]) -> None:
-    """``results.json`` (summary, per-trial rows, settings), ``results.md`` and ``results.png`` in ``out``."""
+def write_results(
+    results: Sequence[TrialResult], methods: Sequence[str], out: Path, meta: dict[str, Any], plot: bool = True
+) -> None:
+    """``results.json`` (summary, per-trial rows, settings), ``results.md`` and (``plot``) ``results.png``."""
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(results)
     trials = [{k: v for k, v in asdict(r).items() if k != "frames"} for r in results]
@@ -157,7 +159,8 @@ def write_results(results: Sequence[TrialResult], methods: Sequence[str], out: P
         tmp.write_text(json.dumps(payload, indent=1) + "\n")
     with atomic_write(out / "results.md") as tmp:
         tmp.write_text(results_markdown(summary, methods))
-    plot_results(summary, methods, out / "results.png")
+    if plot:
+        plot_results(summary, methods, out / "results.png")
 
 
 def evaluate(

@@ -23,6 +23,13 @@ def test_the_table_pools_reach_over_objects_and_keeps_the_other_columns_apart():
     assert "| m | 50% (2) | - | 100% (1) | - | - | - | - |" in table
 
 
+def test_the_plot_draws_all_failed_and_all_succeeded_cells(tmp_path):
+    from agents.evaluate import plot_results
+
+    rows = [TrialResult("reach", "cup", "m", 0, False, 30, 0.1), TrialResult("grasp", "cup", "m", 0, True, 9, 0.1)]
+    assert plot_results(summarize(rows), ["m"], tmp_path / "p.png").stat().st_size > 0
+
+
 def test_eval_with_one_trial_writes_valid_results(tmp_path, capsys):
     out = tmp_path / "eval"
     args = ["eval", "--methods", "mpc,random,oracle", "--tasks", "reach", "--objects", "cup", "--trials", "1",

@@ -5,17 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-METHODS = ("mpc", "random", "oracle")
+METHODS = ("mpc", "bc", "random", "oracle")
 
 
 @dataclass(frozen=True)
 class EvalArgs:
     """Plan toward goal images in the simulator and measure success, like Table 2 of the V-JEPA 2 paper.
 
-    Methods: `mpc` (the encoder + predictor + CEM agent: camera image, state and goal image(s) only; it
-    executes the first planned action and replans every step), `random` (uniform actions within the limits),
-    `oracle` (the scripted expert with privileged simulator state: an upper bound). Trial i of every task and
-    object uses env seed SEED + i for every method, so the methods face the same layouts.
+    Methods:
+      mpc     the encoder + predictor + CEM agent (camera image, state and goal image(s) only); it executes
+              the first planned action and replans every step
+      bc      goal-conditioned behaviour cloning on the same data and frozen tokens (`jepa-sim train-bc`),
+              the stand-in for the paper's Octo
+      random  uniform actions within the limits
+      oracle  the scripted expert with privileged simulator state: an upper bound
+    Trial i of every task and object uses env seed SEED + i for every method, so the methods face the same
+    layouts.
 
     OUT gets results.json ({task: {object: {method: {success_rate, n, ci95, mean_plan_seconds}}}} plus every
     trial), results.md (the paper's layout), results.png (bars with 95% intervals) and one mp4 per task,
@@ -27,8 +32,8 @@ class EvalArgs:
       jepa-sim eval --methods mpc --predictor runs/predictor/predictor --samples 256 --iterations 6
     """
 
-    methods: str = "mpc,random,oracle"
-    """comma-separated: mpc, random, oracle"""
+    methods: str = "mpc,bc,random,oracle"
+    """comma-separated: mpc, bc, random, oracle"""
     tasks: str = "all"
     """`all` or comma-separated: reach, grasp, reach_with_object, pick_and_place"""
     objects: str = "cup,box"
@@ -41,6 +46,8 @@ class EvalArgs:
     """trials recorded per task, object and method"""
     encoder: str = "default"
     predictor: str = "default"
+    bc: str = "default"
+    """`default` (shipped in checkpoints/bc) or a BC policy folder (`jepa-sim train-bc`)"""
     image_size: int = 128
     horizon: int = 2
     samples: int = 96
@@ -58,6 +65,7 @@ def run(args: EvalArgs) -> int:
     from tqdm import tqdm
 
     import envs  # noqa: F401  (registers the ids, picks the GL backend)
+    from agents.bc import BCAgent, load_bc
     from agents.drivers.sim import SimDriver
     from agents.evaluate import TrialResult, evaluate, results_markdown, summarize, write_results
     from agents.mpc import MPCAgent
@@ -86,10 +94,15 @@ def run(args: EvalArgs) -> int:
 
     control = ControlConfig()
     agent = None
-    if "mpc" in methods:
-        try:
-            device = resolve_device(args.device)
-            encoder = load_encoder(args.encoder, device=str(device))
+    bc_agent = None
+    try:
+        device = resolve_device(args.device)
+        encoder = load_encoder(args.encoder, device=str(device)) if {"mpc", "bc"} & set(methods) else None
+        if "bc" in methods:
+            assert encoder is not None
+            bc_agent = BCAgent(load_bc(args.bc, encoder.id).to(device), encoder.encode)
+        if "mpc" in methods:
+            assert encoder is not None
             predictor, _ = load_predictor(args.predictor, encoder.id, device)
             planner = CEM(
                 CEMConfig(horizon=args.horizon, samples=args.samples, topk=args.topk, iterations=args.iterations,
@@ -97,13 +110,16 @@ def run(args: EvalArgs) -> int:
                 ActionBounds(xyz=args.max_xyz, rotation=0.0, gripper=args.max_gripper),
             )  # fmt: skip
             agent = MPCAgent(encoder, predictor, planner)
-        except (EncoderLoadError, PredictorLoadError, ValueError) as exc:
-            raise SystemExit(f"jepa-sim eval: {exc}") from exc
+    except (EncoderLoadError, PredictorLoadError, FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"jepa-sim eval: {exc}") from exc
 
     def make_agent(method: str, task: str, obj: str) -> Agent:
         if method == "mpc":
             assert agent is not None
             return MPCPolicy(agent)
+        if method == "bc":
+            assert bc_agent is not None
+            return bc_agent
         if method == "random":
             return RandomAgent(control, seed=args.seed)
         return OracleAgent(task, obj, control)
@@ -124,6 +140,7 @@ def run(args: EvalArgs) -> int:
             write_video(args.out / f"{result.task}_{result.object}_{result.method}_seed{result.seed}.mp4",
                         result.frames, fps)  # fmt: skip
             result.frames = []
+        write_results(done, methods, args.out, {**meta, "finished": False}, plot=False)  # nothing finished is lost
         bar.set_postfix(last=f"{result.method} {result.task} {result.object} {'ok' if result.success else 'fail'}",
                         refresh=False)  # fmt: skip
         bar.update(1)
@@ -144,10 +161,10 @@ def run(args: EvalArgs) -> int:
             bar.close()
     except KeyboardInterrupt:
         if done:
-            write_results(done, methods, args.out, {**meta, "interrupted": True})
+            write_results(done, methods, args.out, {**meta, "finished": False, "interrupted": True})
             print(f"\ninterrupted; the {len(done)} finished trials are in {args.out}/results.json")
         return 130
-    write_results(results, methods, args.out, meta)
+    write_results(results, methods, args.out, {**meta, "finished": True})
     print()
     print(results_markdown(summarize(results), methods))
     if agent is not None:

@@ -18,6 +18,7 @@ from jepa_sim.cli import (
     pretrain_cmd,
     probe_cmd,
     rollout_cmd,
+    train_bc_cmd,
     train_cmd,
 )
 
@@ -32,6 +33,7 @@ COMMANDS: dict[str, tuple[type[Any], Callable[[Any], int]]] = {
     "probe": (probe_cmd.ProbeArgs, probe_cmd.run),
     "train": (train_cmd.TrainArgs, train_cmd.run),
     "predict-eval": (predict_eval_cmd.PredictEvalArgs, predict_eval_cmd.run),
+    "train-bc": (train_bc_cmd.TrainBCArgs, train_bc_cmd.run),
     "eval": (eval_cmd.EvalArgs, eval_cmd.run),
 }
 

@@ -1,0 +1,110 @@
+"""Planning latency per replanning step on the CPU, the MPC agent against a straightforward reference CEM loop.
+
+Ours: `MPCAgent.act` as `jepa-sim eval` runs it with its default planner. It encodes the frame, runs the
+observed history once (`observe`), and scores each CEM iteration's candidates through the key/value cache
+(`imagine`). Energies: the L1 distance of the last predicted frame to the goal latent.
+
+Reference, same model and the same sample budget: the same CEM, but every rollout step re-feeds the whole
+sequence so far through `forward`, with no cache. A second reference row also uses the paper's token layout
+(one predictor token per encoder patch, merge 1, same width and depth).
+
+Frames and goals are real: reset observations and goal images of the reach and grasp envs, seeds 0-4.
+
+    make bench            # or: .venv/bin/python benchmarks/bench_plan.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+import envs  # noqa: F401  (registers the ids, picks the GL backend)
+from agents.mpc import MPCAgent
+from jepa_sim.cli.eval_cmd import EvalArgs
+from jepa_sim.encoders import load_encoder
+from jepa_sim.planning import CEM, ActionBounds, CEMConfig
+from jepa_sim.planning.energy import integrate_states
+from jepa_sim.predictor import ACPredictor
+from jepa_sim.predictor.checkpoint import load_predictor
+
+
+def reference_energy(
+    predictor: ACPredictor, z: torch.Tensor, state: torch.Tensor, goal: torch.Tensor
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The cost function without the fast path: re-feed the whole sequence at every rollout step."""
+
+    @torch.inference_mode()
+    def energy(actions: torch.Tensor) -> torch.Tensor:
+        k, h, _ = actions.shape
+        states = integrate_states(state, actions)
+        seq = z[None, None].expand(k, 1, -1, -1)
+        for t in range(h):
+            nxt = predictor(seq, actions[:, : t + 1], states[:, : t + 1])[:, -1]
+            seq = torch.cat([seq, nxt[:, None]], dim=1)
+        return (seq[:, -1] - goal).abs().mean(dim=(1, 2))
+
+    return energy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5, help="observations timed per row")
+    args = parser.parse_args()
+    import gymnasium as gym
+
+    defaults = EvalArgs()
+    config = CEMConfig(horizon=defaults.horizon, samples=defaults.samples, topk=defaults.topk,
+                       iterations=defaults.iterations, momentum=defaults.momentum)  # fmt: skip
+    bounds = ActionBounds(xyz=defaults.max_xyz, rotation=0.0, gripper=defaults.max_gripper)
+    encoder = load_encoder("default", device="cpu")
+    predictor, _ = load_predictor("default", encoder.id)
+    paper = ACPredictor(replace(predictor.config, merge=1)).eval()
+
+    observations = []
+    for env_id in ("JepaSim/FrankaReach-v0", "JepaSim/FrankaGrasp-v0"):
+        env = gym.make(env_id, object="cup", image_size=128)
+        for seed in range(args.repeats):
+            obs, info = env.reset(seed=seed)
+            observations.append((obs["image"], obs["state"], info["goal_image"]))
+        env.close()
+
+    agent = MPCAgent(encoder, predictor, CEM(config, bounds))
+    ours = []
+    for image, state, goal in observations:
+        agent.reset([goal])
+        agent.act(image, state)  # warm-up (first call allocates)
+        agent.reset([goal])
+        agent.act(image, state)
+        ours.append(agent.log[-1].seconds)
+
+    rows = [("MPCAgent.act (cache, merge 2)", float(np.median(ours)))]
+    for label, model in (("reference loop, same model", predictor), ("reference loop, paper layout", paper)):
+        times = []
+        for image, state, goal in observations:
+            with torch.inference_mode():
+                goal_z = encoder.encode(goal[None])[0]  # at reset, as the agent does
+            start = time.perf_counter()
+            with torch.inference_mode():
+                z = encoder.encode(image[None])[0]
+            energy = reference_energy(model, z, torch.as_tensor(state, dtype=torch.float32), goal_z)
+            CEM(config, bounds).plan(energy, generator=torch.Generator().manual_seed(0))
+            times.append(time.perf_counter() - start)
+        rows.append((label, float(np.median(times))))
+
+    budget = config.samples * config.iterations
+    print(f"\nPlanning latency per replanning step, {torch.get_num_threads()} CPU threads; CEM {config.samples} "
+          f"samples x {config.iterations} iterations = {budget} sequences of horizon {config.horizon}, "
+          f"median of {len(observations)} observations:\n")  # fmt: skip
+    print("| planner | s / step | vs ours | real time at 4 Hz (<= 0.25 s) |")
+    print("|---|---|---|---|")
+    for label, seconds in rows:
+        print(f"| {label} | {seconds:.3f} | {seconds / rows[0][1]:.2f}x | {'yes' if seconds <= 0.25 else 'no'} |")
+
+
+if __name__ == "__main__":
+    main()
