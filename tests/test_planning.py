@@ -111,3 +111,21 @@ def test_latent_energy_is_zero_for_the_predicted_goal_and_ranks_candidates():
     assert costs.shape == (6,) and costs[0] < 1e-6 and bool((costs[1:] > costs[0]).all())
     with pytest.raises(ValueError, match="goal tokens must be"):
         LatentEnergy(model, observed, goal[:3])
+
+
+def test_energy_landscape_puts_the_minimum_at_the_goal_action():
+    from jepa_sim.planning.energy import LatentEnergy, energy_landscape, integrate_states
+    from jepa_sim.predictor import ACPredictor, PredictorConfig
+
+    torch.manual_seed(0)
+    model = ACPredictor(PredictorConfig(token_dim=8, grid=(2, 2), width=16, depth=2, heads=2)).eval()
+    observed = model.observe(torch.randn(1, 4, 8), torch.zeros(0, 7), torch.zeros(1, 7))
+    target = torch.tensor([[[0.05, -0.025, 0.0, 0.0, 0.0, 0.0, 0.0]]])
+    with torch.no_grad():
+        goal = model.imagine(observed, target, integrate_states(torch.zeros(7), target))[0, -1]
+    xs, ys, grid = energy_landscape(LatentEnergy(model, observed, goal), extent=0.075, points=7)
+    assert grid.shape == (7, 7) and xs[0] == pytest.approx(-0.075)
+    i, j = divmod(int(torch.argmin(grid)), 7)
+    assert (xs[i].item(), ys[j].item()) == pytest.approx((0.05, -0.025), abs=1e-6)
+    with pytest.raises(ValueError, match="two distinct axes"):
+        energy_landscape(LatentEnergy(model, observed, goal), axes=(0, 0))

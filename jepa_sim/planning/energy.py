@@ -37,3 +37,26 @@ class LatentEnergy:
         states = integrate_states(self.observed.state, actions)
         final = self.predictor.imagine(self.observed, actions, states)[:, -1]
         return (final - self.goal).abs().mean(dim=(1, 2))
+
+
+def energy_landscape(
+    energy: LatentEnergy,
+    extent: float = 0.075,
+    points: int = 21,
+    axes: tuple[int, int] = (0, 1),
+    fixed: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The energy of one-step actions over a grid of two translation axes (default x and y) within
+    +-``extent`` m, the other action dimensions from ``fixed`` (7,) (default 0). Returns (values of the
+    first axis (P,), values of the second (P,), energies (P, P) indexed [first, second]); for notebooks."""
+    if points < 2 or extent <= 0 or len(set(axes)) != 2 or not all(0 <= a < 3 for a in axes):
+        raise ValueError(
+            f"need points >= 2, extent > 0 and two distinct axes among 0, 1, 2; got {points}, {extent}, {axes}"
+        )
+    values = torch.linspace(-extent, extent, points)
+    first, second = torch.meshgrid(values, values, indexing="ij")
+    actions = (fixed.clone().float() if fixed is not None else torch.zeros(7)).repeat(points * points, 1)
+    actions[:, axes[0]] = first.reshape(-1)
+    actions[:, axes[1]] = second.reshape(-1)
+    costs = energy(actions[:, None].to(energy.goal.device))
+    return values, values.clone(), costs.reshape(points, points).cpu()
