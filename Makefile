@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
-## The main job: the scripted expert on every task and object, with videos and a success table.
+## The main job: the MPC agent (shipped encoder + predictor + CEM) on every task and object, beside the
+## scripted oracle: success table, bar plot and videos in runs/demo (about 5 minutes on 2 cores).
 demo: $(STAMP)
-	$(BIN)/jepa-sim rollout --env all --policy expert --episodes 5 --out runs/demo
+	$(BIN)/jepa-sim eval --methods mpc,oracle --tasks all --trials 3 --out runs/demo
 
 ## Unit and integration tests (CPU, offline, a few minutes).
 test: $(STAMP)
@@ -44,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_collect.py
 	$(BIN)/python benchmarks/bench_encoder.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_plan.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -50,7 +50,7 @@ class EvalArgs:
     """`default` (shipped in checkpoints/bc) or a BC policy folder (`jepa-sim train-bc`)"""
     image_size: int = 128
     horizon: int = 2
-    samples: int = 96
+    samples: int = 64
     topk: int = 10
     iterations: int = 3
     momentum: float = 0.15
