@@ -27,6 +27,7 @@ from torch import nn
 from jepa_sim.data.clips import split_episodes
 from jepa_sim.data.feature_clips import FeatureClips
 from jepa_sim.geometry import state_delta
+from jepa_sim.schedules import warmup_stable_decay
 
 FORMAT = "jepa-sim-bc"
 
@@ -136,17 +137,17 @@ def train_bc(
         policy.action_mean.copy_(train.actions.mean(0))
         policy.action_std.copy_(train.actions.std(0).clamp_min(1e-4))
     optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.05)
     gen = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
     for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = warmup_stable_decay(step, steps, lr, 0.05, 0.2, 0.01)
         i = torch.randint(len(train.z), (batch_size,), generator=gen)
         pred = policy(train.z[i].float(), train.goals[train.goal_index[i]], train.states[i])
         loss = F.smooth_l1_loss((pred - train.actions[i]) / policy.action_std, torch.zeros_like(pred))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        schedule.step()
         if on_step is not None:
             on_step(step + 1, float(loss))
     seconds = time.perf_counter() - start

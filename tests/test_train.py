@@ -180,3 +180,25 @@ def test_the_shipped_predictor_loads_with_the_shipped_encoder():
     rows = meta["training"]["horizons"]
     assert len(rows) == 4 and all(row["model"] < row["copy_last"] for row in rows)
     assert model.config.token_dim == 192 and model.config.grid == (8, 8)
+
+
+def test_bc_baseline_trains_on_cached_tokens_and_refuses_another_encoder(data, tmp_path, capsys):
+    from agents.bc import BCAgent, load_bc
+    from agents.drivers.base import Observation
+
+    root, enc = data
+    out = tmp_path / "bc"
+    args = ["train-bc", "--data", str(root), "--encoder", str(enc), "--out", str(out), "--steps", "20"]
+    assert main([*args, "--batch-size", "8"]) == 0
+    assert "held-out action error" in capsys.readouterr().out
+    policy = load_bc(out, encoder_id(str(enc)))
+    record = json.loads((out / "config.json").read_text())["training"]
+    assert record["steps"] == 20 and record["train_frames"] > 0 and record["heldout_frames"] > 0
+    encoder = load_encoder(str(enc), device="cpu")
+    agent = BCAgent(policy, encoder.encode)
+    image = torch.zeros(64, 64, 3, dtype=torch.uint8).numpy()
+    agent.reset([image], Observation(image, torch.zeros(7).double().numpy(), 0.0))
+    action = agent.act(Observation(image, torch.zeros(7).double().numpy(), 0.0))
+    assert action.shape == (7,) and torch.isfinite(torch.from_numpy(action)).all()
+    with pytest.raises(ValueError, match="trained on tokens of encoder"):
+        load_bc(out, "encoder@000000000000")
