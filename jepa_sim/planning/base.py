@@ -56,4 +56,50 @@ def shift_plan(actions: torch.Tensor) -> torch.Tensor:
 def check_cost(cost: torch.Tensor, samples: int) -> torch.Tensor:
     if cost.shape != (samples,):
         raise ValueError(f"the cost function must return ({samples},) costs, got {tuple(cost.shape)}")
-    return torch.nan_to_num(cost.float(), nan=float("inf"))
+    cost = torch.nan_to_num(cost.float(), nan=float("inf"), posinf=float("inf"))
+    if not bool(torch.isfinite(cost).any()):
+        raise ValueError("every candidate's cost is NaN or inf: check the model and the goal")
+    return cost
+
+
+@dataclass
+class Sampler:
+    """The Gaussian over action sequences that CEM and MPPI refine: its start, its floor, its samples."""
+
+    bounds: ActionBounds
+    mean: torch.Tensor
+    """(H, 7)"""
+    std: torch.Tensor
+    """(H, 7)"""
+    floor: torch.Tensor
+    """(7,) smallest std per dimension"""
+    free: torch.Tensor
+    """(7,) the optimised dimensions"""
+
+    @classmethod
+    def start(
+        cls,
+        bounds: ActionBounds,
+        horizon: int,
+        init_std: float,
+        min_std: float,
+        warm: torch.Tensor | None,
+        device: torch.device | str,
+    ) -> Sampler:
+        """Zero mean (or the clipped ``warm`` start, (H, 7)) and std ``init_std`` times the bounds."""
+        high = bounds.high().to(device)
+        free = high > 0
+        mean = torch.zeros(horizon, 7, device=device)
+        if warm is not None:
+            if warm.shape != (horizon, 7):
+                raise ValueError(f"warm start must be ({horizon}, 7), got {tuple(warm.shape)}")
+            mean = bounds.clip(warm.to(device).float()) * free
+        std = high * init_std * torch.ones(horizon, 1, device=device)
+        return cls(bounds, mean, std, high * min_std, free)
+
+    def sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """``n`` sequences (n, H, 7) within the bounds, held dimensions at 0; the first is the mean itself."""
+        noise = torch.randn(n, *self.mean.shape, generator=generator).to(self.mean.device)
+        candidates = self.bounds.clip(self.mean + self.std * noise) * self.free
+        candidates[0] = self.mean
+        return candidates

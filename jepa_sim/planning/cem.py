@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from jepa_sim.planning.base import ActionBounds, CostFn, Plan, check_cost
+from jepa_sim.planning.base import ActionBounds, CostFn, Plan, Sampler, check_cost
 
 
 @dataclass(frozen=True)
@@ -47,27 +47,17 @@ class CEM:
         """Minimise ``cost`` (K, H, 7) -> (K,); ``warm`` (H, 7) is the initial mean (e.g. the shifted plan of
         the previous control step), else zeros."""
         cfg = self.config
-        high = self.bounds.high().to(device)
-        free = high > 0
-        mean = torch.zeros(cfg.horizon, 7, device=device)
-        if warm is not None:
-            if warm.shape != (cfg.horizon, 7):
-                raise ValueError(f"warm start must be ({cfg.horizon}, 7), got {tuple(warm.shape)}")
-            mean = self.bounds.clip(warm.to(device).float()) * free
-        std = high * cfg.init_std * torch.ones(cfg.horizon, 1, device=device)
-        floor = high * cfg.min_std
-        best, best_cost, history = mean, float("inf"), []
+        gauss = Sampler.start(self.bounds, cfg.horizon, cfg.init_std, cfg.min_std, warm, device)
+        best, best_cost, history = gauss.mean, float("inf"), []
         for _ in range(cfg.iterations):
-            noise = torch.randn(cfg.samples, cfg.horizon, 7, generator=generator).to(device)
-            candidates = self.bounds.clip(mean + std * noise) * free
-            candidates[0] = mean
+            candidates = gauss.sample(cfg.samples, generator)
             costs = check_cost(cost(candidates), cfg.samples)
             order = torch.argsort(costs)[: cfg.topk]
             if float(costs[order[0]]) < best_cost:
                 best, best_cost = candidates[order[0]].clone(), float(costs[order[0]])
             elites = candidates[order]
-            elite_std = elites.std(0, unbiased=False) if cfg.topk > 1 else torch.zeros_like(std)
-            mean = cfg.momentum * mean + (1 - cfg.momentum) * elites.mean(0)
-            std = torch.maximum(cfg.momentum * std + (1 - cfg.momentum) * elite_std, floor)
+            elite_std = elites.std(0, unbiased=False) if cfg.topk > 1 else torch.zeros_like(gauss.std)
+            gauss.mean = cfg.momentum * gauss.mean + (1 - cfg.momentum) * elites.mean(0)
+            gauss.std = torch.maximum(cfg.momentum * gauss.std + (1 - cfg.momentum) * elite_std, gauss.floor)
             history.append(best_cost)
         return Plan(best, best_cost, history, cfg.samples * cfg.iterations)

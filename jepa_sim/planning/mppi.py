@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from jepa_sim.planning.base import ActionBounds, CostFn, Plan, check_cost
+from jepa_sim.planning.base import ActionBounds, CostFn, Plan, Sampler, check_cost
 
 
 @dataclass(frozen=True)
@@ -41,20 +41,10 @@ class MPPI:
         device: torch.device | str = "cpu",
     ) -> Plan:
         cfg = self.config
-        high = self.bounds.high().to(device)
-        free = high > 0
-        mean = torch.zeros(cfg.horizon, 7, device=device)
-        if warm is not None:
-            if warm.shape != (cfg.horizon, 7):
-                raise ValueError(f"warm start must be ({cfg.horizon}, 7), got {tuple(warm.shape)}")
-            mean = self.bounds.clip(warm.to(device).float()) * free
-        std = high * cfg.init_std * torch.ones(cfg.horizon, 1, device=device)
-        floor = high * cfg.min_std
-        best, best_cost, history = mean, float("inf"), []
+        gauss = Sampler.start(self.bounds, cfg.horizon, cfg.init_std, cfg.min_std, warm, device)
+        best, best_cost, history = gauss.mean, float("inf"), []
         for _ in range(cfg.iterations):
-            noise = torch.randn(cfg.samples, cfg.horizon, 7, generator=generator).to(device)
-            candidates = self.bounds.clip(mean + std * noise) * free
-            candidates[0] = mean
+            candidates = gauss.sample(cfg.samples, generator)
             costs = check_cost(cost(candidates), cfg.samples)
             i = int(torch.argmin(costs))
             if float(costs[i]) < best_cost:
@@ -62,8 +52,8 @@ class MPPI:
             finite = torch.isfinite(costs)
             spread = costs[finite].std() if int(finite.sum()) > 1 else torch.tensor(1.0)
             weights = torch.softmax(-(costs - costs[i]) / (cfg.temperature * spread.clamp_min(1e-8)), dim=0)
-            mean = (weights[:, None, None] * candidates).sum(0)
-            var = (weights[:, None, None] * (candidates - mean) ** 2).sum(0)
-            std = torch.maximum(var.sqrt(), floor)
+            gauss.mean = (weights[:, None, None] * candidates).sum(0)
+            var = (weights[:, None, None] * (candidates - gauss.mean) ** 2).sum(0)
+            gauss.std = torch.maximum(var.sqrt(), gauss.floor)
             history.append(best_cost)
         return Plan(best, best_cost, history, cfg.samples * cfg.iterations)
