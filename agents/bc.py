@@ -149,7 +149,7 @@ def train_bc(
         loss.backward()
         optimizer.step()
         if on_step is not None:
-            on_step(step + 1, float(loss))
+            on_step(step + 1, float(loss.detach()))
     seconds = time.perf_counter() - start
     policy.eval()
     with torch.no_grad():
