@@ -53,3 +53,13 @@ def test_unknown_methods_tasks_and_objects_are_named(tmp_path):
     for flag, value in (("--methods", "octo"), ("--tasks", "pour"), ("--objects", "mug")):
         with pytest.raises(SystemExit, match=f"unknown .*{value}"):
             main(["eval", flag, value, "--out", str(tmp_path)])
+
+
+def test_eval_runs_the_mppi_planner_too(tmp_path):
+    out = tmp_path / "eval"
+    args = ["eval", "--methods", "mpc", "--planner", "mppi", "--tasks", "reach", "--objects", "box", "--trials", "1",
+            "--samples", "8", "--iterations", "1", "--videos", "0", "--out", str(out), "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["_meta"]["planner"]["name"] == "mppi" and results["reach"]["box"]["mpc"]["n"] == 1
+    assert results["_meta"]["finished"] is True and not list(out.glob("*.mp4"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 METHODS = ("mpc", "bc", "random", "oracle")
 
@@ -49,9 +50,14 @@ class EvalArgs:
     bc: str = "default"
     """`default` (shipped in checkpoints/bc) or a BC policy folder (`jepa-sim train-bc`)"""
     image_size: int = 128
+    planner: Literal["cem", "mppi"] = "cem"
+    """`cem` (the paper's) or `mppi` (same samples, iterations and bounds; every sample weighted by its cost)"""
     horizon: int = 2
     samples: int = 64
     topk: int = 10
+    """CEM elites"""
+    temperature: float = 0.1
+    """MPPI softmax temperature, relative to the spread of each iteration's costs"""
     iterations: int = 3
     momentum: float = 0.15
     max_xyz: float = 0.075
@@ -75,7 +81,7 @@ def run(args: EvalArgs) -> int:
     from jepa_sim.encoders import EncoderLoadError, load_encoder
     from jepa_sim.encoders.base import resolve_device
     from jepa_sim.media import write_video
-    from jepa_sim.planning import CEM, ActionBounds, CEMConfig
+    from jepa_sim.planning import CEM, MPPI, ActionBounds, CEMConfig, MPPIConfig
     from jepa_sim.predictor.checkpoint import PredictorLoadError, load_predictor
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -104,10 +110,13 @@ def run(args: EvalArgs) -> int:
         if "mpc" in methods:
             assert encoder is not None
             predictor, _ = load_predictor(args.predictor, encoder.id, device)
-            planner = CEM(
-                CEMConfig(horizon=args.horizon, samples=args.samples, topk=args.topk, iterations=args.iterations,
-                          momentum=args.momentum),
-                ActionBounds(xyz=args.max_xyz, rotation=0.0, gripper=args.max_gripper),
+            bounds = ActionBounds(xyz=args.max_xyz, rotation=0.0, gripper=args.max_gripper)
+            planner: CEM | MPPI = (
+                CEM(CEMConfig(horizon=args.horizon, samples=args.samples, topk=args.topk,
+                              iterations=args.iterations, momentum=args.momentum), bounds)
+                if args.planner == "cem"
+                else MPPI(MPPIConfig(horizon=args.horizon, samples=args.samples, iterations=args.iterations,
+                                     temperature=args.temperature), bounds)
             )  # fmt: skip
             agent = MPCAgent(encoder, predictor, planner)
     except (EncoderLoadError, PredictorLoadError, FileNotFoundError, ValueError) as exc:
@@ -127,7 +136,8 @@ def run(args: EvalArgs) -> int:
     cells = [(ENV_IDS[t], t, o) for t in tasks for o in objects]
     total = len(cells) * len(methods) * args.trials
     print(f"{len(cells)} task/object cells x {len(methods)} methods x {args.trials} trials = {total} episodes"
-          + (f"; MPC: CEM {args.samples} samples x {args.iterations} iterations, horizon {args.horizon}"
+          + (f"; MPC: {args.planner.upper()} {args.samples} samples x {args.iterations} iterations, "
+             f"horizon {args.horizon}"
              if agent is not None else ""))  # fmt: skip
     bar = tqdm(total=total, desc="eval", unit="ep", mininterval=1.0)
     done: list[TrialResult] = []
@@ -145,11 +155,12 @@ def run(args: EvalArgs) -> int:
                         refresh=False)  # fmt: skip
         bar.update(1)
 
+    planner_meta = {"name": args.planner, "horizon": args.horizon, "samples": args.samples, "topk": args.topk,
+                    "iterations": args.iterations, "momentum": args.momentum, "temperature": args.temperature,
+                    "max_xyz": args.max_xyz, "max_gripper": args.max_gripper}  # fmt: skip
     meta = {"methods": methods, "tasks": tasks, "objects": objects, "trials": args.trials, "seed": args.seed,
             "encoder": args.encoder, "predictor": args.predictor, "image_size": args.image_size,
-            "planner": {"horizon": args.horizon, "samples": args.samples, "topk": args.topk,
-                        "iterations": args.iterations, "momentum": args.momentum, "max_xyz": args.max_xyz,
-                        "max_gripper": args.max_gripper}}  # fmt: skip
+            "planner": planner_meta}  # fmt: skip
     try:
         try:
             results = evaluate(
