@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 ## The main job: the MPC agent (shipped encoder + predictor + CEM) on every task and object, beside the
 ## scripted oracle: success table, bar plot and videos in runs/demo (about 5 minutes on 2 cores).
 demo: $(STAMP)
-	$(BIN)/jepa-sim eval --methods mpc,oracle --tasks all --trials 3 --out runs/demo
+	$(BIN)/jepa-sim eval --methods mpc,oracle --tasks all --trials 3 --out runs/demo --overwrite
 
 ## Unit and integration tests (CPU, offline, a few minutes).
 test: $(STAMP)

@@ -21,9 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from jepa_sim.atomic import atomic_folder
 from jepa_sim.data.clips import split_episodes
 from jepa_sim.data.feature_clips import FeatureClips
 from jepa_sim.geometry import state_delta
@@ -124,6 +126,8 @@ def train_bc(
 
     dataset = EpisodeDataset(data)
     train_eps, held_eps = split_episodes(dataset.indices, holdout, seed)
+    if not train_eps or not held_eps:
+        raise ValueError(f"{data} has {len(dataset)} episodes: BC needs at least 2 (one is held out)")
     train = bc_samples(FeatureClips(data, str(encoder["id"]), 2, 1, 1, train_eps, on_load))
     held = bc_samples(FeatureClips(data, str(encoder["id"]), 2, 1, 1, held_eps, on_load))
     torch.manual_seed(seed)
@@ -167,11 +171,13 @@ def train_bc(
 
 
 def save_bc(out: Path, policy: BCPolicy, encoder: dict[str, Any], training: dict[str, Any]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in policy.state_dict().items()}, str(out / "model.safetensors"))
-    meta = {"format": FORMAT, "config": {**asdict(policy.config), "grid": list(policy.config.grid)},
-            "encoder": encoder, "training": training}  # fmt: skip
-    (out / "config.json").write_text(json.dumps(meta, indent=1) + "\n")
+    """Write the policy folder atomically (weights and config swap in together)."""
+    with atomic_folder(Path(out)) as staging:
+        state = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
+        save_file(state, str(staging / "model.safetensors"))
+        meta = {"format": FORMAT, "config": {**asdict(policy.config), "grid": list(policy.config.grid)},
+                "encoder": encoder, "training": training}  # fmt: skip
+        (staging / "config.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
 def load_bc(folder: str | Path, encoder_id: str) -> BCPolicy:
@@ -183,14 +189,21 @@ def load_bc(folder: str | Path, encoder_id: str) -> BCPolicy:
     path = folder / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{folder} has no BC policy (config.json); train one with `jepa-sim train-bc`")
-    meta = json.loads(path.read_text())
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a BC policy config")
-    if meta["encoder"]["id"] != encoder_id:
-        raise ValueError(f"{folder} was trained on tokens of encoder {meta['encoder']['id']!r}, not {encoder_id!r}")
-    config = BCConfig(**{**meta["config"], "grid": tuple(meta["config"]["grid"])})
+    try:
+        meta = json.loads(path.read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a BC policy config")
+        trained = meta["encoder"]["id"]
+        config = BCConfig(**{**meta["config"], "grid": tuple(meta["config"]["grid"])})
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is corrupt: {exc}") from exc
+    if trained != encoder_id:
+        raise ValueError(f"{folder} was trained on tokens of encoder {trained!r}, not {encoder_id!r}")
     policy = BCPolicy(config)
-    policy.load_state_dict(load_file(str(folder / "model.safetensors")))
+    try:
+        policy.load_state_dict(load_file(str(folder / "model.safetensors")))
+    except (SafetensorError, RuntimeError, OSError) as exc:
+        raise ValueError(f"{folder / 'model.safetensors'} is missing, corrupt or unlike its config: {exc}") from exc
     return policy.eval()
 
 
@@ -206,8 +219,12 @@ class BCAgent:
     def goal_index(self) -> int:
         return -1
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.policy.parameters()).device
+
     def reset(self, goal_images: list[NDArray[np.uint8]], first: Any) -> None:
-        self._goal = self.encode(goal_images[-1][None]).float()
+        self._goal = self.encode(goal_images[-1][None]).float().to(self.device)
         self.plan_seconds = []
 
     @torch.inference_mode()
@@ -215,8 +232,8 @@ class BCAgent:
         if self._goal is None:
             raise RuntimeError("reset the agent with a goal image first")
         start = time.perf_counter()
-        z = self.encode(obs.image[None]).float()
-        state = torch.as_tensor(np.asarray(obs.state, np.float32), device=z.device)[None]
+        z = self.encode(obs.image[None]).float().to(self.device)
+        state = torch.as_tensor(np.asarray(obs.state, np.float32), device=self.device)[None]
         action = self.policy(z, self._goal, state)[0].double().cpu().numpy()
         self.plan_seconds.append(time.perf_counter() - start)
         return action

@@ -52,7 +52,7 @@ def run_trial(driver: SimDriver, agent: Agent, seed: int, record: bool = False) 
     obs = driver.reset(seed)
     goals = driver.goal_images()
     agent.reset(goals, obs)
-    frames = [side_by_side(obs.image, goals[-1])] if record else []
+    frames = [side_by_side(obs.image, goals[agent.goal_index])] if record else []
     while not driver.done:
         driver.send_action(agent.act(obs))
         obs = driver.get_observation()

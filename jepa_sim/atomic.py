@@ -7,6 +7,7 @@ interrupted writes match :data:`LEFTOVER_GLOB` and are safe to delete.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,3 +41,22 @@ def remove_leftovers(folder: Path) -> list[Path]:
     for leftover in leftovers:
         leftover.unlink()
     return leftovers
+
+
+@contextmanager
+def atomic_folder(folder: Path) -> Iterator[Path]:
+    """Yield an empty staging folder to fill; it replaces ``folder`` (by renames) only if the block finishes
+    without error, so a crash leaves the old folder or the new one (or ``.NAME.old`` beside it), never a mix."""
+    folder = Path(folder)
+    staging, old = folder.with_name(f".{folder.name}.tmp"), folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        if folder.exists():
+            folder.rename(old)
+        staging.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -63,3 +63,15 @@ def test_eval_runs_the_mppi_planner_too(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["_meta"]["planner"]["name"] == "mppi" and results["reach"]["box"]["mpc"]["n"] == 1
     assert results["_meta"]["finished"] is True and not list(out.glob("*.mp4"))
+
+
+def test_an_earlier_evaluation_is_never_replaced_without_overwrite(tmp_path):
+    out = tmp_path / "eval"
+    args = ["eval", "--methods", "oracle", "--tasks", "reach", "--objects", "cup", "--trials", "1", "--out", str(out)]
+    assert main(args) == 0
+    before = (out / "results.json").read_text()
+    with pytest.raises(SystemExit, match="already holds an evaluation"):
+        main(args)
+    assert (out / "results.json").read_text() == before
+    assert main([*args, "--overwrite", "--videos", "0"]) == 0
+    assert not list(out.glob("*.mp4"))

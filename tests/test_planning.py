@@ -22,7 +22,7 @@ PLANNERS = {
 def test_planner_finds_the_minimum_of_a_quadratic(name):
     plan = PLANNERS[name]().plan(quadratic, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(plan.actions, TARGET, atol=5e-3, rtol=0)
-    assert plan.costs == sorted(plan.costs, reverse=True)  # the best cost never gets worse
+    assert plan.costs[-1] < 1e-3 * plan.costs[0]  # the search improved on its first iteration by far
     assert plan.evaluations == 200 * 15
 
 

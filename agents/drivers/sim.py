@@ -20,6 +20,7 @@ class SimDriver(RobotDriver):
         self.control_period = float(env.unwrapped.config.control.control_period)  # type: ignore[attr-defined]
         self._obs: dict[str, Any] | None = None
         self._info: dict[str, Any] = {}
+        self._goals: list[NDArray[np.uint8]] = []
         self.steps, self.done, self.success = 0, False, False
 
     @classmethod
@@ -28,6 +29,7 @@ class SimDriver(RobotDriver):
 
     def reset(self, seed: int | None = None) -> Observation:
         self._obs, self._info = self.env.reset(seed=seed)
+        self._goals = list(self._info.get("subgoal_images") or [self._info["goal_image"]])
         self.steps, self.done, self.success = 0, False, bool(self._info["is_success"])
         return self.get_observation()
 
@@ -49,7 +51,10 @@ class SimDriver(RobotDriver):
         return np.asarray(self._info["applied_action"], np.float64)
 
     def goal_images(self) -> list[NDArray[np.uint8]]:
-        return list(self._info.get("subgoal_images") or [self._info["goal_image"]])
+        """The episode's sub-goal images in order (pick-and-place), or its one goal image."""
+        if self._obs is None:
+            raise RuntimeError("reset the driver before asking for its goal images")
+        return list(self._goals)
 
     def close(self) -> None:
         self.env.close()

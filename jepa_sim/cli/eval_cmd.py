@@ -14,8 +14,8 @@ class EvalArgs:
     """Plan toward goal images in the simulator and measure success, like Table 2 of the V-JEPA 2 paper.
 
     Methods:
-      mpc     the encoder + predictor + CEM agent (camera image, state and goal image(s) only); it executes
-              the first planned action and replans every step
+      mpc     the encoder + predictor + planner (CEM or MPPI) agent (camera image, state and goal image(s)
+              only); it executes the first planned action and replans every step
       bc      goal-conditioned behaviour cloning on the same data and frozen tokens (`jepa-sim train-bc`),
               the stand-in for the paper's Octo
       random  uniform actions within the limits
@@ -41,8 +41,11 @@ class EvalArgs:
     trials: int = 5
     """trials per task, object and method"""
     seed: int = 1000
-    """env seed of the first trial (seeds below 1000 overlap the seed-0 training data's layouts less often)"""
+    """env seed of the first trial (training data draws its env seeds from [0, 2^31), so small seeds practically
+    never repeat a training layout)"""
     out: Path = Path("runs/eval")
+    overwrite: bool = False
+    """replace the results and videos of an earlier evaluation in OUT (otherwise such a folder is refused)"""
     videos: int = 1
     """trials recorded per task, object and method"""
     encoder: str = "default"
@@ -98,6 +101,15 @@ def run(args: EvalArgs) -> int:
     if args.trials < 1:
         raise SystemExit("jepa-sim eval: --trials must be >= 1")
 
+    earlier = sorted(p.name for p in [args.out / "results.json", *args.out.glob("*.mp4")] if p.exists())
+    if earlier and not args.overwrite:
+        raise SystemExit(f"jepa-sim eval: {args.out} already holds an evaluation ({', '.join(earlier[:3])}...); "
+                         "pass another --out, or --overwrite to replace it")  # fmt: skip
+    for name in earlier:
+        (args.out / name).unlink()
+    for name in ("results.md", "results.png"):
+        (args.out / name).unlink(missing_ok=True)
+
     control = ControlConfig()
     agent = None
     bc_agent = None
@@ -110,6 +122,8 @@ def run(args: EvalArgs) -> int:
         if "mpc" in methods:
             assert encoder is not None
             predictor, _ = load_predictor(args.predictor, encoder.id, device)
+            if not 1 <= args.horizon <= predictor.config.max_steps:
+                raise ValueError(f"--horizon must be in 1..{predictor.config.max_steps}, got {args.horizon}")
             bounds = ActionBounds(xyz=args.max_xyz, rotation=0.0, gripper=args.max_gripper)
             planner: CEM | MPPI = (
                 CEM(CEMConfig(horizon=args.horizon, samples=args.samples, topk=args.topk,
@@ -159,8 +173,8 @@ def run(args: EvalArgs) -> int:
                     "iterations": args.iterations, "momentum": args.momentum, "temperature": args.temperature,
                     "max_xyz": args.max_xyz, "max_gripper": args.max_gripper}  # fmt: skip
     meta = {"methods": methods, "tasks": tasks, "objects": objects, "trials": args.trials, "seed": args.seed,
-            "encoder": args.encoder, "predictor": args.predictor, "image_size": args.image_size,
-            "planner": planner_meta}  # fmt: skip
+            "encoder": args.encoder, "predictor": args.predictor, "bc": args.bc, "image_size": args.image_size,
+            "device": args.device, "planner": planner_meta}  # fmt: skip
     try:
         try:
             results = evaluate(
@@ -181,5 +195,6 @@ def run(args: EvalArgs) -> int:
     if agent is not None:
         mpc = [r.plan_seconds for r in results if r.method == "mpc"]
         print(f"MPC planning time per step: {sum(mpc) / len(mpc):.3f} s (mean over trials)")
-    print(f"wrote {args.out}/results.json, results.md, results.png and videos (camera | goal)")
+    videos = f" and {len(list(args.out.glob('*.mp4')))} videos (camera | goal)" if args.videos > 0 else ""
+    print(f"wrote {args.out}/results.json, results.md, results.png{videos}")
     return 0

@@ -56,7 +56,8 @@ def shift_plan(actions: torch.Tensor) -> torch.Tensor:
 def check_cost(cost: torch.Tensor, samples: int) -> torch.Tensor:
     if cost.shape != (samples,):
         raise ValueError(f"the cost function must return ({samples},) costs, got {tuple(cost.shape)}")
-    cost = torch.nan_to_num(cost.float(), nan=float("inf"), posinf=float("inf"))
+    cost = cost.float()
+    cost = torch.where(torch.isfinite(cost), cost, torch.full_like(cost, float("inf")))  # NaN and -inf too
     if not bool(torch.isfinite(cost).any()):
         raise ValueError("every candidate's cost is NaN or inf: check the model and the goal")
     return cost

@@ -52,11 +52,12 @@ class CEM:
         for _ in range(cfg.iterations):
             candidates = gauss.sample(cfg.samples, generator)
             costs = check_cost(cost(candidates), cfg.samples)
-            order = torch.argsort(costs)[: cfg.topk]
+            finite = int(torch.isfinite(costs).sum())  # never refit to candidates whose cost is unknown
+            order = torch.argsort(costs)[: max(1, min(cfg.topk, finite))]
             if float(costs[order[0]]) < best_cost:
                 best, best_cost = candidates[order[0]].clone(), float(costs[order[0]])
             elites = candidates[order]
-            elite_std = elites.std(0, unbiased=False) if cfg.topk > 1 else torch.zeros_like(gauss.std)
+            elite_std = elites.std(0, unbiased=False) if len(order) > 1 else torch.zeros_like(gauss.std)
             gauss.mean = cfg.momentum * gauss.mean + (1 - cfg.momentum) * elites.mean(0)
             gauss.std = torch.maximum(cfg.momentum * gauss.std + (1 - cfg.momentum) * elite_std, gauss.floor)
             history.append(best_cost)

@@ -4,7 +4,6 @@ whose tokens it predicts, the action and state conventions, and how it was train
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from jepa_sim.atomic import atomic_folder
 from jepa_sim.predictor.model import ACPredictor, PredictorConfig
 
 FORMAT = "jepa-sim-predictor"
@@ -46,19 +46,12 @@ def resolve_predictor(name_or_path: str | Path) -> Path:
 def save_predictor(folder: Path, model: ACPredictor, encoder: dict[str, Any], training: dict[str, Any]) -> Path:
     """Write the predictor folder (replacing an older one by renames, so a crash never leaves half of one)."""
     folder = Path(folder)
-    staging, old = folder.with_name(f".{folder.name}.tmp"), folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
-    staging.mkdir(parents=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(staging / WEIGHTS), metadata={"format": FORMAT})
-    meta = {"format": FORMAT, "version": VERSION, "predictor": model.config.to_dict(), "encoder": encoder,
-            "conventions": CONVENTIONS, "training": training}  # fmt: skip
-    (staging / CONFIG).write_text(json.dumps(meta, indent=1) + "\n")
-    if folder.exists():
-        folder.rename(old)
-    staging.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+    with atomic_folder(folder) as staging:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(staging / WEIGHTS), metadata={"format": FORMAT})
+        meta = {"format": FORMAT, "version": VERSION, "predictor": model.config.to_dict(), "encoder": encoder,
+                "conventions": CONVENTIONS, "training": training}  # fmt: skip
+        (staging / CONFIG).write_text(json.dumps(meta, indent=1) + "\n")
     return folder
 
 
