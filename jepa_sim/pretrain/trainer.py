@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 
 import torch
 
+from jepa_sim.atomic import atomic_folder
 from jepa_sim.data.clips import split_episodes
 from jepa_sim.data.dataset import EpisodeDataset
 from jepa_sim.encoders.base import resolve_device
@@ -214,11 +214,7 @@ class Pretrainer:
         """Write ``out/encoder``: the ``save_pretrained`` folder (EMA encoder + predictor) and
         ``training.json`` (config, data, split, steps, time, hardware), replacing any older export."""
         folder = self.out / ENCODER_DIR
-        staging, old = self.out / f".{ENCODER_DIR}.tmp", self.out / f".{ENCODER_DIR}.old"
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
         exported = export_model(model, target)
-        exported.save_pretrained(staging)
         card = {
             **self.run_info,
             "steps": step,
@@ -229,9 +225,7 @@ class Pretrainer:
             "hardware": hardware(),
             "device": str(self.device),
         }
-        (staging / TRAINING_CARD).write_text(json.dumps(card, indent=1))
-        if folder.exists():  # swap by renames: a crash leaves the old export or the new one (or .encoder.old)
-            folder.rename(old)
-        staging.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        with atomic_folder(folder) as staging:  # a crash leaves the old export or the new one
+            exported.save_pretrained(staging)
+            (staging / TRAINING_CARD).write_text(json.dumps(card, indent=1))
         return folder
