@@ -109,6 +109,9 @@ class EnvConfig:
     control: ControlConfig = field(default_factory=ControlConfig)
     success: SuccessConfig = field(default_factory=SuccessConfig)
     terminate_on_success: bool = True
+    grasp_subgoals: bool = False
+    """also give ``info["subgoal_images"]`` for grasp and reach-with-object (open at the object, closed at the
+    object, then the goal), and a pre-grasp sub-goal before pick-and-place's (an experiment for planners)"""
     """end the episode (terminated=True) on the first successful step"""
     start_noise: float = 0.05
     """half-range (m) of the random start offset of the tool around the home position"""

@@ -44,7 +44,9 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
     carry it to a goal position) and ``pick_and_place`` (grasp, carry, place it at a target on the table and
     let go). Both objects are always on the table; the other one is a distractor. Goals are given as images:
     ``info["goal_image"]`` after ``reset`` (and ``info["subgoal_images"]`` for pick-and-place: grasped,
-    carried, placed), rendered by putting the simulator in the goal configuration.
+    carried, placed), rendered by putting the simulator in the goal configuration. With
+    ``grasp_subgoals=True``, grasp and reach-with-object get sub-goals too (open at the object, closed at the
+    object, the goal), and pick-and-place gets the open pre-grasp one first.
 
     The world frame is the robot base frame: x forward, y left, z up, the table top at z = 0.
     The tool frame sits between the finger pads; with the gripper pointing straight down and the fingers
@@ -200,7 +202,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         info = self._info()
         goal_images = self.render_goal_images()
         info["goal_image"] = goal_images[-1]
-        if cfg.task == "pick_and_place":
+        if cfg.task == "pick_and_place" or (cfg.grasp_subgoals and cfg.task != "reach"):
             info["subgoal_images"] = goal_images
         return self._observation(), info
 
@@ -294,12 +296,15 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         lift = np.array([0.0, 0.0, GRASP_Z_OFFSET])
         held = 1.0 - self._obj.grasp_width / (2 * FINGER_MAX_OPENING)
         task = self.config.task
+        pre_grasp = [(obj_pos + lift, obj_pos, 0.0)] if self.config.grasp_subgoals else []
         if task == "reach":
             return [(goal, None, 0.0)]
         if task in ("grasp", "reach_with_object"):  # the object held at the goal position
-            return [(goal + lift, goal, held)]
+            closed = [(obj_pos + lift, obj_pos, held)] if self.config.grasp_subgoals else []
+            return [*pre_grasp, *closed, (goal + lift, goal, held)]
         carry = np.array([goal[0], goal[1], CARRY_HEIGHT])
         return [
+            *pre_grasp,
             (obj_pos + lift, obj_pos, held),
             (carry + lift, carry, held),
             (goal + np.array([0.0, 0.0, 0.1]), goal, 0.0),

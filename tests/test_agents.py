@@ -55,3 +55,17 @@ def test_an_encoder_and_predictor_of_different_shapes_are_refused(agent):
     other = ACPredictor(PredictorConfig(token_dim=16, grid=(4, 4), width=16, depth=1, heads=2))
     with pytest.raises(ValueError, match="predictor expects"):
         MPCAgent(agent.encoder, other, agent.planner)
+
+
+def test_grasp_subgoals_are_rendered_only_when_asked():
+    plain = gym.make("JepaSim/FrankaGrasp-v0", object="box", image_size=64)
+    _, info = plain.reset(seed=0)
+    assert "subgoal_images" not in info
+    plain.close()
+    for env_id, count in (("JepaSim/FrankaGrasp-v0", 3), ("JepaSim/FrankaPickAndPlace-v0", 4)):
+        env = gym.make(env_id, object="box", image_size=64, grasp_subgoals=True)
+        _, info = env.reset(seed=0)
+        images = info["subgoal_images"]
+        assert len(images) == count and np.array_equal(images[-1], info["goal_image"])
+        assert not np.array_equal(images[0], images[1])  # open, then closed at the object
+        env.close()

@@ -129,3 +129,13 @@ def test_energy_landscape_puts_the_minimum_at_the_goal_action():
     assert (xs[i].item(), ys[j].item()) == pytest.approx((0.05, -0.025), abs=1e-6)
     with pytest.raises(ValueError, match="two distinct axes"):
         energy_landscape(LatentEnergy(model, observed, goal), axes=(0, 0))
+
+
+def test_yaw_can_be_freed_while_roll_and_pitch_stay_held():
+    bounds = ActionBounds(xyz=0.05, rotation=0.0, gripper=0.75, yaw=0.15)
+    torch.testing.assert_close(bounds.high(), torch.tensor([0.05, 0.05, 0.05, 0.0, 0.0, 0.15, 0.75]))
+    plan = CEM(CEMConfig(horizon=1, samples=64, topk=8, iterations=8), bounds).plan(
+        lambda a: (a[:, 0, 5] - 1.0) ** 2, generator=torch.Generator().manual_seed(0)
+    )
+    assert plan.actions[0, 5] == pytest.approx(0.15, abs=1e-2) and torch.all(plan.actions[0, 3:5] == 0)
+    assert ActionBounds().high()[5] == 0  # the paper's default: rotation held

@@ -53,6 +53,9 @@ class EvalArgs:
     bc: str = "default"
     """`default` (shipped in checkpoints/bc) or a BC policy folder (`jepa-sim train-bc`)"""
     image_size: int = 128
+    grasp_subgoals: bool = False
+    """give the agents extra sub-goal images for the grasping tasks (open at the object, closed at the object,
+    then the goal): an experiment on the energy's grasp barrier (README)"""
     planner: Literal["cem", "mppi"] = "cem"
     """`cem` (the paper's) or `mppi` (same samples, iterations and bounds; every sample weighted by its cost)"""
     horizon: int = 2
@@ -67,6 +70,8 @@ class EvalArgs:
     """per-step translation bound of planned actions (m)"""
     max_gripper: float = 0.75
     """per-step gripper-change bound of planned actions"""
+    max_yaw: float = 0.0
+    """per-step yaw bound of planned actions (rad; 0 = yaw held, as in the paper; roll and pitch are always held)"""
     device: str = "auto"
 
 
@@ -124,7 +129,7 @@ def run(args: EvalArgs) -> int:
             predictor, _ = load_predictor(args.predictor, encoder.id, device)
             if not 1 <= args.horizon <= predictor.config.max_steps:
                 raise ValueError(f"--horizon must be in 1..{predictor.config.max_steps}, got {args.horizon}")
-            bounds = ActionBounds(xyz=args.max_xyz, rotation=0.0, gripper=args.max_gripper)
+            bounds = ActionBounds(xyz=args.max_xyz, rotation=0.0, gripper=args.max_gripper, yaw=args.max_yaw)
             planner: CEM | MPPI = (
                 CEM(CEMConfig(horizon=args.horizon, samples=args.samples, topk=args.topk,
                               iterations=args.iterations, momentum=args.momentum), bounds)
@@ -171,15 +176,18 @@ def run(args: EvalArgs) -> int:
 
     planner_meta = {"name": args.planner, "horizon": args.horizon, "samples": args.samples, "topk": args.topk,
                     "iterations": args.iterations, "momentum": args.momentum, "temperature": args.temperature,
-                    "max_xyz": args.max_xyz, "max_gripper": args.max_gripper}  # fmt: skip
+                    "max_xyz": args.max_xyz, "max_gripper": args.max_gripper,
+                    "max_yaw": args.max_yaw}  # fmt: skip
     meta = {"methods": methods, "tasks": tasks, "objects": objects, "trials": args.trials, "seed": args.seed,
             "encoder": args.encoder, "predictor": args.predictor, "bc": args.bc, "image_size": args.image_size,
+            "grasp_subgoals": args.grasp_subgoals,
             "device": args.device, "planner": planner_meta}  # fmt: skip
     try:
         try:
             results = evaluate(
                 cells, methods, args.trials, args.seed,
-                lambda env_id, obj: SimDriver.make(env_id, obj, image_size=args.image_size),
+                lambda env_id, obj: SimDriver.make(env_id, obj, image_size=args.image_size,
+                                                   grasp_subgoals=args.grasp_subgoals),
                 make_agent, record=args.videos, on_trial=on_trial,
             )  # fmt: skip
         finally:

@@ -13,19 +13,23 @@ CostFn = Callable[[torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class ActionBounds:
-    """Symmetric per-step limits of the planned action: xyz (m) clipped to +-``xyz`` per axis, rotation (rad)
-    to +-``rotation`` (0 = held at zero: not optimised, as in the paper), gripper change to +-``gripper``."""
+    """Symmetric per-step limits of the planned action: xyz (m) clipped to +-``xyz`` per axis, roll and pitch
+    (rad) to +-``rotation``, yaw to +-``yaw`` (0 = held at zero: not optimised, as in the paper), gripper
+    change to +-``gripper``."""
 
     xyz: float = 0.075
     rotation: float = 0.0
     gripper: float = 0.75
+    yaw: float | None = None
+    """yaw limit when it differs from roll and pitch (None = ``rotation``)"""
 
     def __post_init__(self) -> None:
-        if min(self.xyz, self.rotation, self.gripper) < 0:
+        if min(self.xyz, self.rotation, self.gripper, self.yaw if self.yaw is not None else 0.0) < 0:
             raise ValueError(f"bounds must be >= 0, got {self}")
 
     def high(self) -> torch.Tensor:
-        return torch.tensor([self.xyz] * 3 + [self.rotation] * 3 + [self.gripper], dtype=torch.float32)
+        yaw = self.rotation if self.yaw is None else self.yaw
+        return torch.tensor([self.xyz] * 3 + [self.rotation] * 2 + [yaw, self.gripper], dtype=torch.float32)
 
     def free(self) -> torch.Tensor:
         """boolean (7,): the dimensions that are optimised (bound > 0)"""
