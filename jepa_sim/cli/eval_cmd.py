@@ -110,10 +110,6 @@ def run(args: EvalArgs) -> int:
     if earlier and not args.overwrite:
         raise SystemExit(f"jepa-sim eval: {args.out} already holds an evaluation ({', '.join(earlier[:3])}...); "
                          "pass another --out, or --overwrite to replace it")  # fmt: skip
-    for name in earlier:
-        (args.out / name).unlink()
-    for name in ("results.md", "results.png"):
-        (args.out / name).unlink(missing_ok=True)
 
     control = ControlConfig()
     agent = None
@@ -182,6 +178,10 @@ def run(args: EvalArgs) -> int:
             "encoder": args.encoder, "predictor": args.predictor, "bc": args.bc, "image_size": args.image_size,
             "grasp_subgoals": args.grasp_subgoals,
             "device": args.device, "planner": planner_meta}  # fmt: skip
+    for name in earlier:  # only now that every model loaded: a failed start never deletes an evaluation
+        (args.out / name).unlink()
+    for name in ("results.md", "results.png"):
+        (args.out / name).unlink(missing_ok=True)
     try:
         try:
             results = evaluate(
