@@ -5,6 +5,19 @@ from __future__ import annotations
 import math
 
 
+def check_warmup_stable_decay(peak: float, warmup: float, decay: float, final: float) -> None:
+    """A clear ``ValueError`` for settings :func:`warmup_stable_decay` cannot follow: a non-positive peak, a
+    final rate that is not a fraction of it, or warmup and decay fractions that do not fit in the run."""
+    if not (peak > 0 and 0.0 <= final <= 1.0):
+        raise ValueError(f"lr must be positive and final_lr a fraction of it, got {peak}, {final}")
+    _check_fractions(warmup, decay)
+
+
+def _check_fractions(warmup: float, decay: float) -> None:
+    if not (warmup >= 0.0 and decay >= 0.0 and warmup + decay <= 1.0):
+        raise ValueError(f"warmup ({warmup}) and decay ({decay}) must be fractions summing to <= 1")
+
+
 def warmup_stable_decay(
     step: int, total: int, peak: float, warmup: float = 0.05, decay: float = 0.2, final: float = 0.0
 ) -> float:
@@ -15,8 +28,7 @@ def warmup_stable_decay(
     """
     if total < 1:
         raise ValueError(f"total steps must be at least 1, got {total}")
-    if not (warmup >= 0.0 and decay >= 0.0 and warmup + decay <= 1.0):
-        raise ValueError(f"warmup ({warmup}) and decay ({decay}) must be fractions that sum to at most 1")
+    _check_fractions(warmup, decay)
     n_warm = math.ceil(warmup * total)
     n_decay = math.ceil(decay * total)
     if step < n_warm:

@@ -25,7 +25,7 @@ from jepa_sim.predictor.checkpoint import save_predictor
 from jepa_sim.predictor.evaluate import HorizonRow, horizon_errors
 from jepa_sim.predictor.model import ACPredictor, PredictorConfig
 from jepa_sim.runs import RunError, RunFolder, StepReport, adamw, hardware, read_metrics, run_steps, step_generator
-from jepa_sim.schedules import warmup_stable_decay
+from jepa_sim.schedules import check_warmup_stable_decay, warmup_stable_decay
 
 PREDICTOR_DIR = "predictor"
 EVAL_HORIZONS = 4
@@ -71,10 +71,7 @@ class TrainConfig:
             raise ValueError(f"max_steps must be >= {EVAL_HORIZONS} (the horizon table), got {self.max_steps}")
         if self.clip_len > self.max_steps + 1:
             raise ValueError(f"clip_len ({self.clip_len}) needs max_steps >= {self.clip_len - 1}")
-        if not (self.lr > 0 and 0.0 <= self.final_lr <= 1.0):
-            raise ValueError(f"lr must be positive and final_lr a fraction of it, got {self.lr}, {self.final_lr}")
-        if not (self.warmup >= 0.0 and self.decay >= 0.0 and self.warmup + self.decay <= 1.0):
-            raise ValueError(f"warmup ({self.warmup}) and decay ({self.decay}) must be fractions summing to <= 1")
+        check_warmup_stable_decay(self.lr, self.warmup, self.decay, self.final_lr)
         if not 0.0 < self.holdout < 1.0:
             raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
 

@@ -30,7 +30,7 @@ from jepa_sim.runs import (
     run_steps,
     step_generator,
 )
-from jepa_sim.schedules import linear, warmup_stable_decay
+from jepa_sim.schedules import check_warmup_stable_decay, linear, warmup_stable_decay
 
 __all__ = ["PretrainConfig", "PretrainError", "PretrainResult", "Pretrainer", "StepReport", "read_metrics"]
 
@@ -70,10 +70,7 @@ class PretrainConfig:
             raise ValueError(f"clip_frames must be 1 or frames_per_clip ({self.size.frames_per_clip})")
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError("steps must be >= 1 and batch_size >= 2")
-        if not (self.lr > 0 and 0.0 <= self.final_lr <= 1.0):
-            raise ValueError(f"lr must be positive and final_lr a fraction of it, got {self.lr}, {self.final_lr}")
-        if not (self.warmup >= 0.0 and self.decay >= 0.0 and self.warmup + self.decay <= 1.0):
-            raise ValueError(f"warmup ({self.warmup}) and decay ({self.decay}) must be fractions summing to <= 1")
+        check_warmup_stable_decay(self.lr, self.warmup, self.decay, self.final_lr)
         if not 0.0 <= self.holdout < 1.0:
             raise ValueError(f"holdout must be in [0, 1), got {self.holdout}")
         if not (0.0 <= self.ema[0] <= self.ema[1] <= 1.0):
