@@ -18,10 +18,8 @@ import torch
 from numpy.typing import NDArray
 
 from jepa_sim.encoders.base import FrozenEncoder
-from jepa_sim.planning.base import Plan, shift_plan
-from jepa_sim.planning.cem import CEM
+from jepa_sim.planning.base import Plan, SamplingPlanner, shift_plan
 from jepa_sim.planning.energy import LatentEnergy
-from jepa_sim.planning.mppi import MPPI
 from jepa_sim.predictor.model import ACPredictor
 
 
@@ -54,7 +52,7 @@ class MPCAgent:
         self,
         encoder: FrozenEncoder,
         predictor: ACPredictor,
-        planner: CEM | MPPI,
+        planner: SamplingPlanner,
         config: MPCConfig | None = None,
     ) -> None:
         if (encoder.num_tokens, encoder.dim) != (predictor.config.num_tokens, predictor.config.token_dim):

@@ -89,7 +89,7 @@ def run(args: EvalArgs) -> int:
     from jepa_sim.encoders import EncoderLoadError, load_encoder
     from jepa_sim.encoders.base import resolve_device
     from jepa_sim.media import write_video
-    from jepa_sim.planning import CEM, MPPI, ActionBounds, CEMConfig, MPPIConfig
+    from jepa_sim.planning import CEM, MPPI, ActionBounds, CEMConfig, MPPIConfig, SamplingPlanner
     from jepa_sim.predictor.checkpoint import PredictorLoadError, load_predictor
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -126,7 +126,7 @@ def run(args: EvalArgs) -> int:
             if not 1 <= args.horizon <= predictor.config.max_steps:
                 raise ValueError(f"--horizon must be in 1..{predictor.config.max_steps}, got {args.horizon}")
             bounds = ActionBounds(xyz=args.max_xyz, rotation=0.0, gripper=args.max_gripper, yaw=args.max_yaw)
-            planner: CEM | MPPI = (
+            planner: SamplingPlanner = (
                 CEM(CEMConfig(horizon=args.horizon, samples=args.samples, topk=args.topk,
                               iterations=args.iterations, momentum=args.momentum), bounds)
                 if args.planner == "cem"

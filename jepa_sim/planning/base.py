@@ -108,3 +108,56 @@ class Sampler:
         candidates = self.bounds.clip(self.mean + self.std * noise) * self.free
         candidates[0] = self.mean
         return candidates
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """What every sampling planner is given; each planner adds its own refit settings."""
+
+    horizon: int = 2
+    samples: int = 256
+    iterations: int = 4
+    init_std: float = 1.0
+    """initial std of each free dimension, as a fraction of its bound"""
+    min_std: float = 0.02
+    """floor of the std, as a fraction of the bound (keeps sampling alive)"""
+
+    def __post_init__(self) -> None:
+        if min(self.horizon, self.samples, self.iterations) < 1:
+            raise ValueError(f"need horizon, samples and iterations >= 1, got {self}")
+        if not (self.init_std > 0 and self.min_std >= 0):
+            raise ValueError(f"need init_std > 0 and min_std >= 0, got {self}")
+
+
+class SamplingPlanner:
+    """Sample around a Gaussian, score, refit, repeat; keeps the best sequence seen. Subclasses say how the
+    Gaussian is refitted to the scored samples (:meth:`refit`). The current mean is always among the samples,
+    so the best cost never gets worse from one iteration to the next."""
+
+    config: SamplingConfig
+    bounds: ActionBounds
+
+    def refit(self, gauss: Sampler, candidates: torch.Tensor, costs: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def plan(
+        self,
+        cost: CostFn,
+        warm: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+    ) -> Plan:
+        """Minimise ``cost`` (K, H, 7) -> (K,) within the bounds (dimensions bounded at 0 stay 0); ``warm``
+        (H, 7) is the initial mean (e.g. the shifted plan of the previous control step), else zeros."""
+        cfg = self.config
+        gauss = Sampler.start(self.bounds, cfg.horizon, cfg.init_std, cfg.min_std, warm, device)
+        best, best_cost, history = gauss.mean, float("inf"), []
+        for _ in range(cfg.iterations):
+            candidates = gauss.sample(cfg.samples, generator)
+            costs = check_cost(cost(candidates), cfg.samples)
+            i = int(torch.argmin(costs))
+            if float(costs[i]) < best_cost:
+                best, best_cost = candidates[i].clone(), float(costs[i])
+            self.refit(gauss, candidates, costs)
+            history.append(best_cost)
+        return Plan(best, best_cost, history, cfg.samples * cfg.iterations)
