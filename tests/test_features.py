@@ -116,3 +116,17 @@ def test_feature_clips_without_a_cache_say_how_to_make_one(data):
     root, _ = data
     with pytest.raises(DatasetError, match="run `jepa-sim encode"):
         FeatureClips(root, "no-such-encoder@0")
+
+
+def test_feature_clips_of_another_length_share_the_loaded_tokens(data):
+    from jepa_sim.data.feature_clips import FeatureClips
+
+    root, enc = data
+    encoder = load_encoder(str(enc), device="cpu")
+    encode_dataset(root, encoder.encode, encoder.describe())
+    clips = FeatureClips(root, encoder.id, clip_len=2)
+    longer = clips.with_clip_len(4)
+    fresh = FeatureClips(root, encoder.id, clip_len=4)
+    assert longer.windows == fresh.windows and longer.clip_len == 4 and clips.clip_len == 2
+    assert longer.tokens is clips.tokens  # no reload
+    torch.testing.assert_close(longer[0]["z"], fresh[0]["z"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ class FeatureClips(Dataset[dict[str, Any]]):
         """``on_episode(index)`` after each episode is loaded (for a progress bar)."""
         dataset = EpisodeDataset(root)
         self.cache = FeatureCache.open(root, encoder_id)
-        self.clip_len, self.frame_stride = clip_len, frame_stride
+        self.clip_len, self.frame_stride, self.clip_step = clip_len, frame_stride, clip_step
         chosen = dataset.indices if episodes is None else list(episodes)
         self.states: dict[int, NDArray[np.float64]] = {}
         self.tokens: dict[int, NDArray[np.float16]] = {}
@@ -52,6 +53,14 @@ class FeatureClips(Dataset[dict[str, Any]]):
                 on_episode(index)
         lengths = {i: len(s) for i, s in self.states.items()}
         self.windows, self.skipped = clip_windows(lengths, clip_len, frame_stride, clip_step)
+
+    def with_clip_len(self, clip_len: int) -> FeatureClips:
+        """The same episodes cut into windows of another length, sharing the tokens in memory (no reload)."""
+        other = copy.copy(self)
+        other.clip_len = clip_len
+        lengths = {i: len(s) for i, s in self.states.items()}
+        other.windows, other.skipped = clip_windows(lengths, clip_len, self.frame_stride, self.clip_step)
+        return other
 
     def action_state_samples(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Every action (consecutive frames ``frame_stride`` apart) and every state of the held episodes, as

@@ -174,7 +174,8 @@ class PredictorTrainer:
                 raise RunError(
                     f"no {name} clips of {cfg.clip_len} frames in {self.data}: episodes too short or too few"
                 )
-        if ctx.main and len(self.clips(self.heldout_episodes, EVAL_HORIZONS + 1)) == 0:
+        horizon_clips = heldout.with_clip_len(EVAL_HORIZONS + 1)
+        if len(horizon_clips) == 0:
             # fail now rather than after training when the final horizon table is impossible
             raise RunError(f"no held-out episode of {self.data} spans {EVAL_HORIZONS + 1} frames at stride "
                            f"{cfg.frame_stride}: the horizon table cannot be measured")  # fmt: skip
@@ -257,7 +258,7 @@ class PredictorTrainer:
         rows: list[HorizonRow] = []
         predictor_dir = self.out / PREDICTOR_DIR
         if ctx.main:
-            rows = self.evaluate(predictor, on_eval)
+            rows = self.evaluate(predictor, horizon_clips, on_eval)
             training = {**self.run_info, "steps": step, "train_seconds": round(seconds, 1), "ranks": ctx.world,
                         "rank_checksums": checksums, "train_clips": len(train), "device": str(ctx.device),
                         "parameters": sum(p.numel() for p in predictor.parameters()), "hardware": hardware(),
@@ -266,9 +267,10 @@ class PredictorTrainer:
         # no barrier: the other ranks are done and would only risk the collective timeout while rank 0 evaluates
         return TrainResult(predictor_dir, step, seconds, last_loss, rows)
 
-    def evaluate(self, predictor: ACPredictor, on_batch: Callable[[int], None] | None = None) -> list[HorizonRow]:
-        """The horizon table (1..4) on the held-out episodes."""
-        clips = self.clips(self.heldout_episodes, EVAL_HORIZONS + 1)
+    def evaluate(
+        self, predictor: ACPredictor, clips: FeatureClips, on_batch: Callable[[int], None] | None = None
+    ) -> list[HorizonRow]:
+        """The horizon table (1..4) on ``clips``: the held-out episodes' windows of 5 frames."""
         predictor.eval()
         try:
             return horizon_errors(predictor, clips, self.ctx.device, on_batch=on_batch)
