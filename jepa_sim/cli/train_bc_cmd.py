@@ -41,8 +41,8 @@ def run(args: TrainBCArgs) -> int:
     from jepa_sim.encoders import EncoderLoadError, encoder_id
 
     try:
-        cache = FeatureCache.open(args.data, encoder_id(args.encoder))
         episodes = len(EpisodeDataset(args.data))
+        cache = FeatureCache.open(args.data, encoder_id(args.encoder))
     except (DatasetError, EncoderLoadError) as exc:
         raise SystemExit(f"jepa-sim train-bc: {exc}") from exc
     loading = tqdm(total=episodes, desc="load tokens", unit="ep", mininterval=1.0)

@@ -121,8 +121,8 @@ class PredictorTrainer:
 
     def __init__(self, data: Path, encoder_id: str, out: Path, config: TrainConfig, ctx: Dist) -> None:
         self.data, self.out, self.config, self.ctx = Path(data), Path(out), config, ctx
-        self.cache = FeatureCache.open(self.data, encoder_id)  # a clear error when never encoded
-        dataset = EpisodeDataset(self.data)
+        dataset = EpisodeDataset(self.data)  # a clear error when DATA is not a dataset
+        self.cache = FeatureCache.open(self.data, encoder_id)  # ... or was never encoded
         missing = self.cache.missing(dataset)
         if missing:
             raise RunError(
