@@ -169,18 +169,19 @@ def evaluate(
     trials: int,
     seed: int,
     make_driver: Callable[[str, str], SimDriver],
-    make_agent: Callable[[str, str, str], Agent],
+    make_agent: Callable[[str, str, str, SimDriver], Agent],
     record: int = 1,
     on_trial: Callable[[TrialResult], None] | None = None,
 ) -> list[TrialResult]:
     """Run ``trials`` seeded trials of every method on every ``(env_id, task, object)`` cell; the first
-    ``record`` trials of each cell and method keep their frames."""
+    ``record`` trials of each cell and method keep their frames. ``make_agent(method, task, object, driver)``
+    is called once per cell and method."""
     results: list[TrialResult] = []
     for env_id, task, obj in cells:
         driver = make_driver(env_id, obj)
         try:
             for method in methods:
-                agent = make_agent(method, task, obj)
+                agent = make_agent(method, task, obj, driver)
                 for i in range(trials):
                     success, steps, seconds, frames = run_trial(driver, agent, seed + i, record=i < record)
                     result = TrialResult(task, obj, method, seed + i, success, steps, seconds, frames)

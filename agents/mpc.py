@@ -1,5 +1,6 @@
 """The MPC agent of V-JEPA 2-AC: encode the current frame, plan toward the goal latent with the predictor as
-the model, execute the first planned action, observe, replan.
+the model, execute the first planned action, observe, replan. The model is pluggable (:class:`PlanningModel`):
+the learned predictor, or the simulator itself (``agents.sim_model``) to measure the planner's own ceiling.
 
 Sub-goals (pick-and-place: grasped, carried, placed) are pursued in order. The agent moves on to the next
 one when the latent distance of the current frame to the current sub-goal falls below
@@ -12,15 +13,40 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
 from jepa_sim.encoders.base import FrozenEncoder
-from jepa_sim.planning.base import Plan, SamplingPlanner, shift_plan
+from jepa_sim.planning.base import CostFn, Plan, SamplingPlanner, shift_plan
 from jepa_sim.planning.energy import LatentEnergy
 from jepa_sim.predictor.model import ACPredictor
+
+
+class PlanningModel(Protocol):
+    """What the agent plans with: an energy over candidate action sequences from the current instant."""
+
+    device: torch.device
+
+    def energy(self, z: torch.Tensor, state: torch.Tensor, goal: torch.Tensor) -> CostFn:
+        """The cost (K, H, 7) -> (K,) of reaching ``goal`` (N, D) from the frame encoded as ``z`` (N, D) at
+        ``state`` (7,)."""
+        ...
+
+
+class PredictorModel:
+    """The learned world model: the predictor imagines each candidate's final latent (:class:`LatentEnergy`);
+    the current frame is observed once per step and its cache shared by every candidate and iteration."""
+
+    def __init__(self, predictor: ACPredictor) -> None:
+        self.predictor = predictor.eval()
+        self.device = next(predictor.parameters()).device
+
+    def energy(self, z: torch.Tensor, state: torch.Tensor, goal: torch.Tensor) -> CostFn:
+        observed = self.predictor.observe(z[None], torch.zeros(0, 7, device=self.device), state[None])
+        return LatentEnergy(self.predictor, observed, goal)
 
 
 @dataclass(frozen=True)
@@ -51,18 +77,21 @@ class MPCAgent:
     def __init__(
         self,
         encoder: FrozenEncoder,
-        predictor: ACPredictor,
+        model: ACPredictor | PlanningModel,
         planner: SamplingPlanner,
         config: MPCConfig | None = None,
     ) -> None:
-        if (encoder.num_tokens, encoder.dim) != (predictor.config.num_tokens, predictor.config.token_dim):
-            raise ValueError(
-                f"the encoder gives {encoder.num_tokens} tokens of width {encoder.dim}, the predictor expects "
-                f"{predictor.config.num_tokens} of width {predictor.config.token_dim}"
-            )
-        self.encoder, self.predictor, self.planner = encoder, predictor.eval(), planner
+        """``model``: a predictor (planned through :class:`PredictorModel`) or any :class:`PlanningModel`."""
+        if isinstance(model, ACPredictor):
+            if (encoder.num_tokens, encoder.dim) != (model.config.num_tokens, model.config.token_dim):
+                raise ValueError(
+                    f"the encoder gives {encoder.num_tokens} tokens of width {encoder.dim}, the predictor expects "
+                    f"{model.config.num_tokens} of width {model.config.token_dim}"
+                )
+            model = PredictorModel(model)
+        self.encoder, self.model, self.planner = encoder, model, planner
         self.config = config or MPCConfig()
-        self.device = next(predictor.parameters()).device
+        self.device = model.device
         self.goals: torch.Tensor | None = None
         self.log: list[StepLog] = []
 
@@ -104,8 +133,7 @@ class MPCAgent:
         start = time.perf_counter()
         z = self._encode(image[None])[0]
         distance = self._advance(z)
-        observed = self.predictor.observe(z[None], torch.zeros(0, 7, device=self.device), state_t[None])
-        energy = LatentEnergy(self.predictor, observed, self.goals[self.subgoal])
+        energy = self.model.energy(z, state_t, self.goals[self.subgoal])
         warm = shift_plan(self.previous.actions) if (self.config.warm_start and self.previous is not None) else None
         plan = self.planner.plan(energy, warm=warm, generator=self.generator, device=self.device)
         self.previous = plan

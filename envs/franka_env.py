@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gymnasium as gym
@@ -12,7 +12,7 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 
 from envs.config import EnvConfig
-from envs.controller import CartesianController, validate_action
+from envs.controller import CartesianController, IKResult, validate_action
 from envs.panda import FINGER_MAX_OPENING, FINGER_PADS, HOME_QPOS, HOME_TOOL_POS
 from envs.rendering import CameraRenderer
 from envs.scene import EXTERIOR_CAMERA, OBJECT_SPECS, WRIST_CAMERA, load_model
@@ -33,6 +33,17 @@ SETTLE_STEPS = 25
 STATE_LOW = np.array([-1.5, -1.5, -0.5, -np.pi, -np.pi / 2, -np.pi, 0.0])
 STATE_HIGH = np.array([1.5, 1.5, 1.5, np.pi, np.pi / 2, np.pi, 1.0])
 """bounds of the 7-float state: the arm's reach around its base, Euler ranges, gripper closedness"""
+
+
+@dataclass(frozen=True)
+class SimState:
+    """A snapshot of the simulation (:meth:`FrankaTableEnv.save_state`)."""
+
+    physics: NDArray[np.float64]
+    """MuJoCo's integration state (positions, velocities, controls, warm start, time)"""
+    gripper_command: float
+    last_joint_targets: list[tuple[NDArray[np.float64], int]]
+    last_image: NDArray[np.uint8] | None
 
 
 class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
@@ -143,7 +154,6 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         self.last_joint_targets: list[tuple[NDArray[np.float64], int]] = []
         """(arm joint targets, physics steps) of each waypoint of the last step"""
         self._last_image: NDArray[np.uint8] | None = None
-        self._state_buf = np.zeros(mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_INTEGRATION))
 
     # ---- set-up helpers -----------------------------------------------------------------------------
     def _solve_home(self) -> NDArray[np.float64]:
@@ -208,14 +218,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
 
     def step(self, action: NDArray[np.float64]) -> tuple[dict[str, NDArray[Any]], float, bool, bool, dict[str, Any]]:
         a = validate_action(action)
-        clipped = self.controller.clip_action(a)
-        self._gripper_command = float(np.clip(self._gripper_command + clipped[6], 0.0, 1.0))
-        targets, ik = self.controller.plan(self.data, clipped)
-        self.controller.set_gripper(self.data, self._gripper_command)
-        self.last_joint_targets = list(zip(targets, self._waypoint_steps, strict=True))
-        for target, nstep in self.last_joint_targets:
-            self.data.ctrl[self.controller.arm_act] = target
-            mujoco.mj_step(self.model, self.data, nstep=nstep)
+        clipped, ik = self._advance(a)
         info = self._info()
         info["applied_action"] = clipped
         info["action_clipped"] = bool(np.any(clipped != a))
@@ -224,6 +227,48 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         success = bool(info["is_success"])
         terminated = success and self.config.terminate_on_success
         return self._observation(), float(success), terminated, False, info
+
+    def _advance(self, action: NDArray[np.float64]) -> tuple[NDArray[np.float64], IKResult]:
+        """One control step of physics for a validated action (no rendering): (the clipped action, its IK)."""
+        clipped = self.controller.clip_action(action)
+        self._gripper_command = float(np.clip(self._gripper_command + clipped[6], 0.0, 1.0))
+        targets, ik = self.controller.plan(self.data, clipped)
+        self.controller.set_gripper(self.data, self._gripper_command)
+        self.last_joint_targets = list(zip(targets, self._waypoint_steps, strict=True))
+        for target, nstep in self.last_joint_targets:
+            self.data.ctrl[self.controller.arm_act] = target
+            mujoco.mj_step(self.model, self.data, nstep=nstep)
+        return clipped, ik
+
+    # ---- the simulator as a model (planning with perfect dynamics) ----------------------------------------
+    def save_state(self) -> SimState:
+        """Everything :meth:`restore_state` needs to bring the simulation back to this instant."""
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        physics = np.empty(mujoco.mj_stateSize(self.model, spec))
+        mujoco.mj_getState(self.model, self.data, physics, spec)  # includes ctrl and the solver warm start
+        return SimState(physics, self._gripper_command, list(self.last_joint_targets), self._last_image)
+
+    def restore_state(self, state: SimState) -> None:
+        mujoco.mj_setState(self.model, self.data, state.physics, mujoco.mjtState.mjSTATE_INTEGRATION)
+        mujoco.mj_forward(self.model, self.data)
+        self._gripper_command = state.gripper_command
+        self.last_joint_targets = list(state.last_joint_targets)
+        self._last_image = state.last_image
+
+    def preview(self, actions: NDArray[np.float64]) -> NDArray[np.uint8]:
+        """The camera frame after executing ``actions`` (H, 7) from now, with the real dynamics; the simulation
+        is left exactly as it was. Intermediate frames are not rendered."""
+        actions = np.asarray(actions, dtype=np.float64)
+        if actions.ndim != 2 or actions.shape[0] < 1:
+            raise ValueError(f"preview needs actions of shape (H, {ACTION_DIM}) with H >= 1, got {actions.shape}")
+        checked = [validate_action(a) for a in actions]
+        saved = self.save_state()
+        try:
+            for a in checked:
+                self._advance(a)
+            return self._renderer.render(self.data, EXTERIOR_CAMERA)
+        finally:
+            self.restore_state(saved)
 
     def render(self) -> NDArray[np.uint8] | None:
         if self.render_mode != "rgb_array":
@@ -313,8 +358,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
     def render_goal_images(self) -> list[NDArray[np.uint8]]:
         """Render the goal (last) and sub-goal configurations; the simulation state is left untouched."""
         m, d = self.model, self.data
-        spec = mujoco.mjtState.mjSTATE_INTEGRATION
-        mujoco.mj_getState(m, d, self._state_buf, spec)  # includes ctrl and the solver warm start
+        saved = self.save_state()
         _, obj_yaw = self._object_pose(self._obj_joint)
         tool_yaw = float(self.controller.state(d)[5])
         yaw = grasp_yaw(obj_yaw, self._obj.grasp_yaw_offset, self._obj.yaw_symmetry, tool_yaw)
@@ -325,6 +369,5 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
             self._pose_arm(tool_pos, yaw, closedness)
             mujoco.mj_forward(m, d)
             images.append(self._renderer.render(d, EXTERIOR_CAMERA))
-        mujoco.mj_setState(m, d, self._state_buf, spec)
-        mujoco.mj_forward(m, d)
+        self.restore_state(saved)
         return images

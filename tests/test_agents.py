@@ -69,3 +69,28 @@ def test_grasp_subgoals_are_rendered_only_when_asked():
         assert len(images) == count and np.array_equal(images[-1], info["goal_image"])
         assert not np.array_equal(images[0], images[1])  # open, then closed at the object
         env.close()
+
+
+def test_the_simulator_model_scores_candidates_by_their_real_outcome(agent):
+    from agents.drivers.sim import SimDriver
+    from agents.sim_model import SimulatorModel
+
+    driver = SimDriver.make("JepaSim/FrankaReach-v0", "cup", image_size=64)
+    obs = driver.reset(seed=1)
+    sim = driver.simulator
+    actions = torch.zeros(3, 2, 7)
+    actions[1, :, 0] = 0.05  # forward twice
+    actions[2, :, 1] = 0.05  # left twice
+    goal = agent.encoder.encode(sim.preview(actions[1].double().numpy())[None])[0]
+    model = SimulatorModel(sim, agent.encoder)
+    costs = model.energy(goal, torch.as_tensor(obs.state, dtype=torch.float32), goal)(actions)
+    assert costs.shape == (3,) and float(costs[1]) == pytest.approx(0.0, abs=1e-6)
+    assert float(costs[0]) > 0 and float(costs[2]) > 0
+    np.testing.assert_array_equal(driver.get_observation().state, obs.state)  # looking ahead moved nothing
+    with pytest.raises(ValueError, match="give the model the env the agent acts in"):
+        model.energy(goal, torch.as_tensor(obs.state + 0.1, dtype=torch.float32), goal)
+    mpc = MPCAgent(agent.encoder, model, CEM(CEMConfig(horizon=1, samples=8, topk=2, iterations=1)))
+    mpc.reset([driver.goal_images()[0]])
+    action = mpc.act(obs.image, obs.state)
+    assert action.shape == (7,) and np.abs(action[:3]).max() <= 0.075 + 1e-6
+    driver.close()

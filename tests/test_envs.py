@@ -99,6 +99,26 @@ def test_goal_images_and_subgoals():
     env.close()
 
 
+def test_preview_shows_the_frame_after_the_actions_and_leaves_the_simulation_as_it_was():
+    env = gym.make("JepaSim/FrankaGrasp-v0", object="cup", image_size=64)
+    obs, _ = env.reset(seed=3)
+    sim = env.unwrapped
+    actions = np.zeros((2, 7))
+    actions[:, 2], actions[1, 6] = -0.05, 0.6  # down twice, closing on the second step
+    state_before, time_before = obs["state"].copy(), sim.data.time
+    preview = sim.preview(actions)
+    assert np.array_equal(sim.controller.state(sim.data), state_before) and sim.data.time == time_before
+    assert not np.array_equal(preview, obs["image"])
+    for a in actions:  # the very same physics: executing the actions gives the previewed frame
+        obs, *_ = env.step(a)
+    assert np.array_equal(obs["image"], preview)
+    with pytest.raises(ValueError, match=r"shape \(H, 7\)"):
+        sim.preview(np.zeros(7))
+    with pytest.raises(ValueError):
+        sim.preview(np.full((1, 7), np.nan))
+    env.close()
+
+
 def test_render_rgb_array_is_last_observation():
     env = gym.make("JepaSim/FrankaReach-v0", image_size=64, render_mode="rgb_array")
     obs, _ = env.reset(seed=0)

@@ -32,20 +32,21 @@ def test_the_plot_draws_all_failed_and_all_succeeded_cells(tmp_path):
 
 def test_eval_with_one_trial_writes_valid_results(tmp_path, capsys):
     out = tmp_path / "eval"
-    args = ["eval", "--methods", "mpc,random,oracle", "--tasks", "reach", "--objects", "cup", "--trials", "1",
+    args = ["eval", "--methods", "mpc,random,oracle,simmpc", "--tasks", "reach", "--objects", "cup", "--trials", "1",
             "--samples", "8", "--topk", "2", "--iterations", "1", "--out", str(out), "--device", "cpu"]  # fmt: skip
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "| Method | Reach |" in printed and "MPC planning time per step" in printed
+    assert "| Method | Reach |" in printed and "mpc planning time per step" in printed
+    assert "simmpc planning time per step" in printed
     results = json.loads((out / "results.json").read_text())
-    for method in ("mpc", "random", "oracle"):
+    for method in ("mpc", "random", "oracle", "simmpc"):
         cell = results["reach"]["cup"][method]
         assert cell["n"] == 1 and cell["success_rate"] in (0.0, 1.0)
         lo, hi = cell["ci95"]
         assert 0.0 <= lo <= cell["success_rate"] <= hi <= 1.0
         assert (out / f"reach_cup_{method}_seed1000.mp4").stat().st_size > 0
     assert results["reach"]["cup"]["oracle"]["success_rate"] == 1.0
-    assert len(results["_trials"]) == 3 and results["_meta"]["planner"]["samples"] == 8
+    assert len(results["_trials"]) == 4 and results["_meta"]["planner"]["samples"] == 8
     assert (out / "results.md").read_text().startswith("| Method |") and (out / "results.png").stat().st_size > 0
 
 

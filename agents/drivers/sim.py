@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agents.drivers.base import Observation, RobotDriver
+from envs.franka_env import FrankaTableEnv
 
 
 class SimDriver(RobotDriver):
@@ -26,6 +27,14 @@ class SimDriver(RobotDriver):
     @classmethod
     def make(cls, env_id: str, object_name: str, image_size: int = 128, **config: Any) -> SimDriver:
         return cls(gym.make(env_id, object=object_name, image_size=image_size, **config))
+
+    @property
+    def simulator(self) -> FrankaTableEnv:
+        """The simulation under the wrappers (the simulator-as-model baseline looks ahead in it)."""
+        env = self.env.unwrapped
+        if not isinstance(env, FrankaTableEnv):
+            raise TypeError(f"the driver's env is a {type(env).__name__}, not a FrankaTableEnv")
+        return env
 
     def reset(self, seed: int | None = None) -> Observation:
         self._obs, self._info = self.env.reset(seed=seed)

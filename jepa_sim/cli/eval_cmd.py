@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-METHODS = ("mpc", "bc", "random", "oracle")
+METHODS = ("mpc", "bc", "random", "oracle", "simmpc")
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,9 @@ class EvalArgs:
               the stand-in for the paper's Octo
       random  uniform actions within the limits
       oracle  the scripted expert with privileged simulator state: an upper bound
+      simmpc  the MPC agent with the simulator itself as its model (each candidate executed in the real physics
+              from the current state, its final frame encoded): same energy and planner, a perfect model, so
+              it is the planner's own ceiling. About 20x slower than mpc per step (3 s at the defaults).
     Trial i of every task and object uses env seed SEED + i for every method, so the methods face the same
     layouts.
 
@@ -34,7 +37,7 @@ class EvalArgs:
     """
 
     methods: str = "mpc,bc,random,oracle"
-    """comma-separated: mpc, bc, random, oracle"""
+    """comma-separated: mpc, bc, random, oracle, simmpc"""
     tasks: str = "all"
     """`all` or comma-separated: reach, grasp, reach_with_object, pick_and_place"""
     objects: str = "cup,box"
@@ -84,6 +87,7 @@ def run(args: EvalArgs) -> int:
     from agents.evaluate import TrialResult, evaluate, results_markdown, summarize, write_results
     from agents.mpc import MPCAgent
     from agents.policies import Agent, MPCPolicy, OracleAgent, RandomAgent
+    from agents.sim_model import SimulatorModel
     from envs.config import TASKS, ControlConfig
     from envs.registration import ENV_IDS
     from jepa_sim.encoders import EncoderLoadError, load_encoder
@@ -116,31 +120,34 @@ def run(args: EvalArgs) -> int:
     bc_agent = None
     try:
         device = resolve_device(args.device)
-        encoder = load_encoder(args.encoder, device=str(device)) if {"mpc", "bc"} & set(methods) else None
+        encoder = load_encoder(args.encoder, device=str(device)) if {"mpc", "bc", "simmpc"} & set(methods) else None
         if "bc" in methods:
             assert encoder is not None
             bc_agent = BCAgent(load_bc(args.bc, encoder.id).to(device), encoder.encode)
+        bounds = ActionBounds(xyz=args.max_xyz, rotation=0.0, gripper=args.max_gripper, yaw=args.max_yaw)
+        planner: SamplingPlanner = (
+            CEM(CEMConfig(horizon=args.horizon, samples=args.samples, topk=args.topk,
+                          iterations=args.iterations, momentum=args.momentum), bounds)
+            if args.planner == "cem"
+            else MPPI(MPPIConfig(horizon=args.horizon, samples=args.samples, iterations=args.iterations,
+                                 temperature=args.temperature), bounds)
+        )  # fmt: skip
         if "mpc" in methods:
             assert encoder is not None
             predictor, _ = load_predictor(args.predictor, encoder.id, device)
             if not 1 <= args.horizon <= predictor.config.max_steps:
                 raise ValueError(f"--horizon must be in 1..{predictor.config.max_steps}, got {args.horizon}")
-            bounds = ActionBounds(xyz=args.max_xyz, rotation=0.0, gripper=args.max_gripper, yaw=args.max_yaw)
-            planner: SamplingPlanner = (
-                CEM(CEMConfig(horizon=args.horizon, samples=args.samples, topk=args.topk,
-                              iterations=args.iterations, momentum=args.momentum), bounds)
-                if args.planner == "cem"
-                else MPPI(MPPIConfig(horizon=args.horizon, samples=args.samples, iterations=args.iterations,
-                                     temperature=args.temperature), bounds)
-            )  # fmt: skip
             agent = MPCAgent(encoder, predictor, planner)
     except (EncoderLoadError, PredictorLoadError, FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"jepa-sim eval: {exc}") from exc
 
-    def make_agent(method: str, task: str, obj: str) -> Agent:
+    def make_agent(method: str, task: str, obj: str, driver: SimDriver) -> Agent:
         if method == "mpc":
             assert agent is not None
             return MPCPolicy(agent)
+        if method == "simmpc":
+            assert encoder is not None
+            return MPCPolicy(MPCAgent(encoder, SimulatorModel(driver.simulator, encoder, device), planner))
         if method == "bc":
             assert bc_agent is not None
             return bc_agent
@@ -153,7 +160,7 @@ def run(args: EvalArgs) -> int:
     print(f"{len(cells)} task/object cells x {len(methods)} methods x {args.trials} trials = {total} episodes"
           + (f"; MPC: {args.planner.upper()} {args.samples} samples x {args.iterations} iterations, "
              f"horizon {args.horizon}"
-             if agent is not None else ""))  # fmt: skip
+             if {"mpc", "simmpc"} & set(methods) else ""))  # fmt: skip
     bar = tqdm(total=total, desc="eval", unit="ep", mininterval=1.0)
     done: list[TrialResult] = []
     args.out.mkdir(parents=True, exist_ok=True)
@@ -200,9 +207,10 @@ def run(args: EvalArgs) -> int:
     write_results(results, methods, args.out, {**meta, "finished": True})
     print()
     print(results_markdown(summarize(results), methods))
-    if agent is not None:
-        mpc = [r.plan_seconds for r in results if r.method == "mpc"]
-        print(f"MPC planning time per step: {sum(mpc) / len(mpc):.3f} s (mean over trials)")
+    for method in ("mpc", "simmpc"):
+        seconds = [r.plan_seconds for r in results if r.method == method]
+        if seconds:
+            print(f"{method} planning time per step: {sum(seconds) / len(seconds):.3f} s (mean over trials)")
     videos = f" and {len(list(args.out.glob('*.mp4')))} videos (camera | goal)" if args.videos > 0 else ""
     print(f"wrote {args.out}/results.json, results.md, results.png{videos}")
     return 0
