@@ -37,3 +37,37 @@ def plot_curves(
     finally:
         plt.close(fig)
     return Path(path)
+
+
+AXIS_NAMES = ("x", "y", "z")
+
+
+def draw_energy_landscape(
+    ax: Any,
+    first: Sequence[float],
+    second: Sequence[float],
+    energies: Any,
+    axes: tuple[int, int] = (0, 1),
+    true_action: Sequence[float] | None = None,
+) -> tuple[float, float]:
+    """Draw :func:`jepa_sim.planning.energy.energy_landscape`'s grid on a matplotlib ``ax`` (no backend
+    change, so it works inline in notebooks): filled contours, the minimum as a star and, given the 7-float
+    ``true_action``, its position as a cross. Returns the (first, second) action at the minimum."""
+    import numpy as np
+
+    grid = np.asarray(energies, dtype=float)
+    xs, ys = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if grid.shape != (len(xs), len(ys)):
+        raise ValueError(f"energies must be ({len(xs)}, {len(ys)}), got {grid.shape}")
+    filled = ax.contourf(xs * 100, ys * 100, grid.T, levels=20, cmap="viridis")
+    ax.figure.colorbar(filled, ax=ax, label="energy (latent L1 to goal)")
+    i, j = np.unravel_index(int(np.argmin(grid)), grid.shape)
+    ax.plot(xs[i] * 100, ys[j] * 100, marker="*", color="red", markersize=14, linestyle="", label="minimum")
+    if true_action is not None:
+        ax.plot(true_action[axes[0]] * 100, true_action[axes[1]] * 100, marker="x", color="white",
+                markersize=11, markeredgewidth=2.5, linestyle="", label="true action")  # fmt: skip
+    ax.set_xlabel(f"Δ{AXIS_NAMES[axes[0]]} (cm)")
+    ax.set_ylabel(f"Δ{AXIS_NAMES[axes[1]]} (cm)")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=8)
+    return float(xs[i]), float(ys[j])
