@@ -39,8 +39,9 @@ STATE_HIGH = np.array([1.5, 1.5, 1.5, np.pi, np.pi / 2, np.pi, 1.0])
 class SimState:
     """A snapshot of the simulation (:meth:`FrankaTableEnv.save_state`)."""
 
-    physics: NDArray[np.float64]
-    """MuJoCo's integration state (positions, velocities, controls, warm start, time)"""
+    physics: mujoco.MjData
+    """a full copy of the simulation data, derived quantities included (so that the next step's controller
+    reads exactly what it would have read without the detour)"""
     gripper_command: float
     last_joint_targets: list[tuple[NDArray[np.float64], int]]
     last_image: NDArray[np.uint8] | None
@@ -243,14 +244,12 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
     # ---- the simulator as a model (planning with perfect dynamics) ----------------------------------------
     def save_state(self) -> SimState:
         """Everything :meth:`restore_state` needs to bring the simulation back to this instant."""
-        spec = mujoco.mjtState.mjSTATE_INTEGRATION
-        physics = np.empty(mujoco.mj_stateSize(self.model, spec))
-        mujoco.mj_getState(self.model, self.data, physics, spec)  # includes ctrl and the solver warm start
+        physics = mujoco.MjData(self.model)
+        mujoco.mj_copyData(physics, self.model, self.data)
         return SimState(physics, self._gripper_command, list(self.last_joint_targets), self._last_image)
 
     def restore_state(self, state: SimState) -> None:
-        mujoco.mj_setState(self.model, self.data, state.physics, mujoco.mjtState.mjSTATE_INTEGRATION)
-        mujoco.mj_forward(self.model, self.data)
+        mujoco.mj_copyData(self.data, self.model, state.physics)
         self._gripper_command = state.gripper_command
         self.last_joint_targets = list(state.last_joint_targets)
         self._last_image = state.last_image

@@ -112,6 +112,17 @@ def test_preview_shows_the_frame_after_the_actions_and_leaves_the_simulation_as_
     for a in actions:  # the very same physics: executing the actions gives the previewed frame
         obs, *_ = env.step(a)
     assert np.array_equal(obs["image"], preview)
+    # Previewing between steps leaves the episode bit-identical to one that never looked ahead.
+    twin = gym.make("JepaSim/FrankaGrasp-v0", object="cup", image_size=64)
+    twin.reset(seed=3)
+    for a in actions:
+        twin.step(a)
+    for t in range(3):
+        sim.preview(np.full((2, 7), 0.03))
+        obs, *_ = env.step(actions[t % 2])
+        obs_twin, *_ = twin.step(actions[t % 2])
+        assert np.array_equal(obs["state"], obs_twin["state"]) and np.array_equal(obs["image"], obs_twin["image"])
+    twin.close()
     with pytest.raises(ValueError, match=r"shape \(H, 7\)"):
         sim.preview(np.zeros(7))
     with pytest.raises(ValueError):
