@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned: its CPU wheel; a looser requirement resolved first would pull CUDA packages.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,robot]"
 	@touch $(STAMP)
 
 ## The main job: the MPC agent (shipped encoder + predictor + CEM) on every task and object, beside the

@@ -1,0 +1,344 @@
+"""FrankyDriver end to end against franky-sim on loopback (the real libfranka client, a MuJoCo FR3 server).
+
+Each server runs as its own process on a random 127.x.y.z address (ports 1337/1338), so that parallel runs do
+not collide and a test can kill it. Skipped, with the reason, when franky or franky-sim is missing or the
+server does not come up.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from agents.drivers.franky import (
+    HOME_POSE,
+    FrankyDriver,
+    RobotConnectionError,
+    RobotMotionError,
+)
+from agents.safety import SafetyLimits, UnsafeActionError, clamp_action
+from jepa_sim.geometry import apply_action, rotation_delta
+
+POS_TOL = 2e-3  # m
+ROT_TOL = 1e-2  # rad
+SERVER_START_TIMEOUT = 60.0
+LOST_LINK_TIMEOUT = 5.0  # a dead server must be reported within this many seconds (libfranka's UDP timeout is 1 s)
+
+
+def _free_loopback_address() -> str:
+    """A random 127.x.y.z on which the robot and gripper ports are free."""
+    rng = random.Random()
+    for _ in range(50):
+        host = f"127.{rng.randint(100, 250)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+        try:
+            for port in (1337, 1338):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind((host, port))
+        except OSError:
+            continue
+        return host
+    pytest.skip("no free loopback address for franky-sim")
+
+
+def _server_executable() -> str:
+    exe = Path(sys.executable).parent / "franky-sim"
+    if not exe.exists():
+        pytest.skip(f"franky-sim is not installed next to {sys.executable} (pip install franky-sim)")
+    return str(exe)
+
+
+@contextmanager
+def franky_sim() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start ``franky-sim -s mujoco --hostname 127.x.y.z`` and yield (address, process); kill it afterwards."""
+    pytest.importorskip("franky", reason="franky-control is not installed")
+    pytest.importorskip("franky_sim", reason="franky-sim is not installed")
+    host = _free_loopback_address()
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # "-s mujoco": franky-sim 1.0.4's default "auto" fails when the optional genesis backend is missing
+    proc = subprocess.Popen(
+        [_server_executable(), "-s", "mujoco", "--hostname", host],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,  # its own process group, so that killing it kills nothing else
+    )
+    lines: queue.Queue[bytes] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+
+    def pump() -> None:  # read the server's output on a thread, so that waiting for it can time out
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic())).decode(errors="replace")
+            except queue.Empty:
+                pytest.skip(f"franky-sim did not come up in {SERVER_START_TIMEOUT} s: {''.join(seen)[-2000:]}")
+            seen.append(line)
+            if "Connect to the server" in line:
+                break
+            if proc.poll() is not None and lines.empty():
+                pytest.skip(f"franky-sim exited with {proc.returncode}: {''.join(seen)[-2000:]}")
+        yield host, proc
+    finally:
+        kill(proc)
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the server's process group (it started its own session) and reap it."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def make_driver(**kwargs: Any) -> FrankyDriver:
+    return FrankyDriver(
+        relative_dynamics_factor=kwargs.pop("relative_dynamics_factor", 0.3), motion_timeout=20.0, **kwargs
+    )
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with franky_sim() as (host, _):
+        yield host
+
+
+@pytest.fixture
+def driver(server: str) -> Iterator[FrankyDriver]:
+    d = make_driver()
+    d.connect(server)
+    try:
+        d.home()
+        yield d
+    finally:
+        d.disconnect()
+
+
+def assert_reached(expected: NDArray[np.float64], state: NDArray[np.float64]) -> None:
+    pos_err = float(np.linalg.norm(state[:3] - expected[:3]))
+    rot_err = float(np.linalg.norm(rotation_delta(expected[3:6], state[3:6])))
+    assert pos_err < POS_TOL and rot_err < ROT_TOL, (expected, state, pos_err, rot_err)
+
+
+# ---- tests ------------------------------------------------------------------------------------------------
+
+
+def test_importing_the_driver_does_not_import_franky() -> None:
+    code = "import sys, agents.drivers.franky; assert 'franky' not in sys.modules, 'franky was imported'"
+    cwd = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=cwd, timeout=300)
+
+
+def test_home_reaches_the_home_pose_with_the_gripper_open(driver: FrankyDriver) -> None:
+    state = driver.get_state()
+    assert state.shape == (7,) and state.dtype == np.float64
+    assert_reached(np.array([*HOME_POSE, 0.0]), state)
+    assert state[6] < 0.05  # open
+    low, high = np.array(driver.limits.workspace_low), np.array(driver.limits.workspace_high)
+    assert np.all((low <= state[:3]) & (state[:3] <= high))
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        [0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [0.0, -0.04, -0.03, 0.0, 0.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.15, 0.0],
+        [0.02, 0.02, 0.02, 0.1, -0.1, 0.05, 0.0],
+        [0.3, 0.0, -0.5, 0.0, 0.0, 1.0, 0.0],  # over the per-step limits: executed clamped
+    ],
+)
+def test_actions_move_the_tool_as_commanded(driver: FrankyDriver, action: list[float]) -> None:
+    before = driver.get_state()
+    sent = driver.send_action(np.array(action))
+    np.testing.assert_array_equal(sent, clamp_action(action, before, driver.limits).action)
+    assert driver.last_safety is not None and driver.last_safety.clamped == (not np.array_equal(sent, action))
+    assert_reached(apply_action(before, sent), driver.get_state())
+
+
+def test_a_few_steps_in_a_row_stay_in_the_workspace(driver: FrankyDriver) -> None:
+    low, high = np.array(driver.limits.workspace_low), np.array(driver.limits.workspace_high)
+    for _ in range(4):  # push down and forward past the box: the clamp stops the tool at its walls
+        before = driver.get_state()
+        sent = driver.send_action(np.array([0.075, 0.0, -0.075, 0.0, 0.0, 0.0, 0.0]))
+        state = driver.get_state()
+        assert_reached(apply_action(before, sent), state)
+        assert np.all((low - POS_TOL <= state[:3]) & (state[:3] <= high + POS_TOL))
+    assert driver.last_safety is not None and driver.last_safety.clamped  # by then the floor or the front wall
+
+
+def test_gripper_closes_and_opens(driver: FrankyDriver) -> None:
+    before = driver.get_state()
+    sent = driver.send_action(np.array([0, 0, 0, 0, 0, 0, 1.0]))
+    assert sent[6] == pytest.approx(1.0 - before[6])  # up to fully closed, not beyond
+    assert driver.get_state()[6] > 0.9  # closed (nothing between the fingers)
+    driver.send_action(np.array([0, 0, 0, 0, 0, 0, -1.0]))
+    assert driver.get_state()[6] < 0.1  # open
+    driver.send_action(np.array([0, 0, 0, 0, 0, 0, 0.5]))
+    assert driver.get_state()[6] == pytest.approx(0.5, abs=0.1)  # half way
+
+
+def test_an_unsafe_action_sends_nothing(driver: FrankyDriver) -> None:
+    before = driver.get_state()
+    with pytest.raises(UnsafeActionError, match="non-finite"):
+        driver.send_action(np.array([0.05, np.nan, 0, 0, 0, 0, 0]))
+    with pytest.raises(UnsafeActionError, match="shape"):
+        driver.send_action(np.zeros(6))
+    assert_reached(before, driver.get_state())
+    assert driver.connected
+
+
+def test_a_robot_error_is_recovered_once_reported_and_not_retried(driver: FrankyDriver) -> None:
+    import franky
+
+    class FailingRobot:
+        """The real robot, except that every motion ends in a reflex."""
+
+        def __init__(self, robot: Any) -> None:
+            self.robot, self.moves, self.recoveries = robot, 0, 0
+
+        def move(self, motion: Any, asynchronous: bool = False) -> None:
+            self.moves += 1
+            raise franky.ControlException(
+                'libfranka: Move command aborted: motion aborted by reflex! ["cartesian_reflex"]'
+            )
+
+        def recover_from_errors(self) -> bool:
+            self.recoveries += 1
+            return bool(self.robot.recover_from_errors())
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.robot, name)
+
+    real = driver._robot
+    fake = FailingRobot(real)
+    driver._robot = fake
+    try:
+        with pytest.raises(RobotMotionError, match=r"reflex.*recover_from_errors succeeded.*not retried"):
+            driver.send_action(np.array([0.03, 0, 0, 0, 0, 0, 0]))
+        assert (fake.moves, fake.recoveries) == (1, 1)
+        assert driver.connected  # a robot error is not a lost link
+        driver.auto_recover = False
+        with pytest.raises(RobotMotionError, match="failed or not attempted"):
+            driver.send_action(np.array([0.03, 0, 0, 0, 0, 0, 0]))
+        assert (fake.moves, fake.recoveries) == (2, 1)
+    finally:
+        driver._robot = real
+        driver.auto_recover = True
+    driver.send_action(np.array([0.01, 0, 0, 0, 0, 0, 0]))  # usable again
+
+
+def test_a_motion_over_its_timeout_is_stopped_and_reported(driver: FrankyDriver) -> None:
+    driver.relative_dynamics_factor = 0.02
+    driver._robot.relative_dynamics_factor = 0.02  # a 7.5 cm step now takes seconds
+    driver.motion_timeout = 0.3
+    start = time.monotonic()
+    try:
+        with pytest.raises(RobotMotionError, match=r"did not finish within 0.3 s; the robot was stopped"):
+            driver.send_action(np.array([0.075, 0, 0, 0, 0, 0, 0]))
+        assert time.monotonic() - start < 5.0
+        assert driver.connected
+        stopped = driver.get_state()
+        time.sleep(0.5)
+        assert_reached(stopped, driver.get_state())  # it holds still after the stop
+    finally:
+        driver.relative_dynamics_factor = 0.3
+        driver._robot.relative_dynamics_factor = 0.3
+        driver.motion_timeout = 20.0
+    before = driver.get_state()
+    sent = driver.send_action(np.array([0.02, 0, 0, 0, 0, 0, 0]))  # usable again
+    assert_reached(apply_action(before, sent), driver.get_state())
+
+
+def test_connecting_to_nothing_fails_fast() -> None:
+    pytest.importorskip("franky", reason="franky-control is not installed")
+    d = make_driver()
+    start = time.monotonic()
+    with pytest.raises(RobotConnectionError, match="cannot connect"):
+        d.connect(_free_loopback_address())
+    assert time.monotonic() - start < LOST_LINK_TIMEOUT
+    with pytest.raises(RobotConnectionError, match="not connected"):
+        d.get_state()
+
+
+def _run_in_thread(fn: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # reported to the test
+            box["error"] = e
+        box["end"] = time.monotonic()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, box
+
+
+def test_a_killed_server_is_reported_promptly_and_nothing_hangs() -> None:
+    with franky_sim() as (host, proc):
+        d = make_driver(relative_dynamics_factor=0.02)  # slow, so that the server dies mid-motion
+        d.connect(host)
+        thread, box = _run_in_thread(lambda: d.send_action(np.array([0.075, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])))
+        time.sleep(0.5)
+        assert thread.is_alive(), f"the motion should still run: {box}"
+        kill(proc)
+        killed = time.monotonic()
+        thread.join(LOST_LINK_TIMEOUT + 5)
+        assert not thread.is_alive(), "send_action hangs after the server died"
+        latency = box["end"] - killed
+        error = box.get("error")
+        assert isinstance(error, RobotConnectionError), error
+        assert "lost the connection" in str(error) and latency < LOST_LINK_TIMEOUT, (str(error), latency)
+        assert not d.connected
+        start = time.monotonic()  # afterwards: a clear error at once, not franky's follow-up errors
+        for call in (d.get_state, lambda: d.send_action(np.zeros(7)), d.home, d.stop, d.recover):
+            with pytest.raises(RobotConnectionError, match="not connected"):
+                call()
+        assert time.monotonic() - start < 0.5
+        d.disconnect()  # harmless
+
+
+def test_a_server_killed_while_idle_is_reported_on_the_next_call() -> None:
+    with franky_sim() as (host, proc):
+        d = make_driver()
+        d.connect(host)
+        d.get_state()
+        kill(proc)
+        killed = time.monotonic()
+        thread, box = _run_in_thread(d.get_state)
+        thread.join(LOST_LINK_TIMEOUT + 5)
+        assert not thread.is_alive(), "get_state hangs after the server died"
+        assert isinstance(box.get("error"), RobotConnectionError), box
+        assert box["end"] - killed < LOST_LINK_TIMEOUT
+        assert not d.connected
+
+
+def test_limits_are_the_drivers() -> None:
+    limits = SafetyLimits(max_translation=0.01)
+    assert FrankyDriver(limits).limits is limits
+    with pytest.raises(ValueError, match="relative_dynamics_factor"):
+        FrankyDriver(relative_dynamics_factor=0.0)
+    with pytest.raises(ValueError, match="home_pose"):
+        FrankyDriver(home_pose=(0.45, 0.0, 0.25))
