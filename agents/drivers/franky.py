@@ -30,6 +30,10 @@ Error policy (DESIGN.md, "Safety on hardware": stop, report, never retry blindly
 * An unsafe action (NaN, inf, wrong shape) raises :class:`agents.safety.UnsafeActionError` before anything is
   sent.
 * ``connect`` clears errors left from before (``recover_from_errors()`` once) so a session starts clean.
+
+The clamp itself runs in :meth:`agents.drivers.base.RobotDriver.send_action` (final, shared by every driver);
+this driver supplies the measured state it clamps against and executes the safe action. The error classes
+live in :mod:`agents.drivers.base` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -43,8 +47,15 @@ from typing import Any, NoReturn
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.drivers.base import Observation, RobotDriver
-from agents.safety import SafetyLimits, SafetyResult, clamp_action
+from agents.drivers.base import (
+    Observation,
+    RobotConnectionError,
+    RobotDriver,
+    RobotDriverError,
+    RobotMotionError,
+)
+from agents.drivers.camera import Camera
+from agents.safety import SafetyLimits
 from jepa_sim.geometry import euler_to_mat, mat_to_euler
 
 FLIP = np.diag([1.0, -1.0, -1.0])
@@ -59,16 +70,17 @@ GRIPPER_EPS = 1e-3
 """a gripper width change (m) smaller than this is not sent"""
 
 
-class FrankyDriverError(RuntimeError):
-    """Base class of the errors the driver reports."""
-
-
-class RobotConnectionError(FrankyDriverError):
-    """The robot is not connected, could not be reached, or stopped answering."""
-
-
-class RobotMotionError(FrankyDriverError):
-    """A motion or gripper command failed (robot reflex, rejected command, timeout); motion has stopped."""
+FrankyDriverError = RobotDriverError
+"""the base class of the errors this driver reports (:class:`RobotConnectionError`, :class:`RobotMotionError`)"""
+__all__ = [
+    "FRANKA_HAND_MAX_WIDTH",
+    "HOME_JOINTS",
+    "HOME_POSE",
+    "FrankyDriver",
+    "FrankyDriverError",
+    "RobotConnectionError",
+    "RobotMotionError",
+]
 
 
 class FrankyDriver(RobotDriver):
@@ -87,8 +99,12 @@ class FrankyDriver(RobotDriver):
         home_pose: tool pose (x, y, z, roll, pitch, yaw) :meth:`home` ends at.
         realtime: require a real-time kernel (``RealtimeConfig.Enforce``); False for franky-sim or tests.
         auto_recover: call ``recover_from_errors()`` once after a robot error (the action is never retried).
-        camera: a callable returning the exterior camera image (uint8 (H, W, 3)) for :meth:`get_observation`.
+        camera: the exterior camera for :meth:`get_observation`: an :class:`agents.drivers.camera.Camera` (its
+            ``read()``) or a callable returning uint8 (H, W, 3); it can also be set later (``driver.camera``).
+        ip: the robot's address, used by :meth:`connect` when it is given none.
     """
+
+    name = "franky"
 
     def __init__(
         self,
@@ -105,7 +121,8 @@ class FrankyDriver(RobotDriver):
         home_pose: Sequence[float] = HOME_POSE,
         realtime: bool = False,
         auto_recover: bool = True,
-        camera: Callable[[], NDArray[np.uint8]] | None = None,
+        camera: Camera | Callable[[], NDArray[np.uint8]] | None = None,
+        ip: str | None = None,
     ) -> None:
         if not 0.0 < relative_dynamics_factor <= 1.0:
             raise ValueError(f"relative_dynamics_factor must be in (0, 1], got {relative_dynamics_factor}")
@@ -126,11 +143,10 @@ class FrankyDriver(RobotDriver):
         self.realtime = realtime
         self.auto_recover = auto_recover
         self.camera = camera
-        self.ip: str | None = None
-        self.last_safety: SafetyResult | None = None
-        """the clamp's decision on the last action (what was changed and why)"""
+        self.ip: str | None = ip
         self._robot: Any = None
         self._gripper: Any = None
+        self._reference_rot: NDArray[np.float64] | None = None
         self._t0 = time.monotonic()
 
     # ---- connection ---------------------------------------------------------------------------------------
@@ -138,8 +154,9 @@ class FrankyDriver(RobotDriver):
     def connected(self) -> bool:
         return self._robot is not None
 
-    def connect(self, ip: str) -> None:
-        """Connect to the robot (and its hand) at ``ip``, set the dynamics and collision behaviour, clear errors.
+    def connect(self, ip: str | None = None) -> None:
+        """Connect to the robot (and its hand) at ``ip`` (default: the constructor's), set the dynamics and
+        collision behaviour, clear errors.
 
         Raises:
             RobotConnectionError: nothing answers at ``ip`` or the handshake fails.
@@ -148,6 +165,9 @@ class FrankyDriver(RobotDriver):
 
         if self.connected:
             raise RuntimeError(f"already connected to {self.ip}; disconnect first")
+        ip = ip if ip is not None else self.ip
+        if ip is None:
+            raise ValueError("no robot address: pass connect(ip) or FrankyDriver(ip=...)")
         realtime = franky.RealtimeConfig.Enforce if self.realtime else franky.RealtimeConfig.Ignore
         try:
             robot = franky.Robot(ip, realtime_config=realtime)
@@ -222,24 +242,57 @@ class FrankyDriver(RobotDriver):
         if self.camera is None:
             raise RuntimeError("FrankyDriver has no camera; pass camera=... or use get_state()")
         state = self.get_state()
-        return Observation(np.asarray(self.camera(), np.uint8), state, time.monotonic() - self._t0)
+        image = self.camera.read() if isinstance(self.camera, Camera) else self.camera()
+        return Observation(np.asarray(image, np.uint8), state, time.monotonic() - self._t0)
 
-    def send_action(self, action: NDArray[np.floating]) -> NDArray[np.float64]:
-        """Clamp ``action`` against the measured state and execute it; returns the action actually sent.
+    def joint_positions(self) -> NDArray[np.float64]:
+        """The 7 measured joint angles (rad): ``robot.current_joint_state.position``."""
+        return self._guard(lambda: np.asarray(self._robot.current_joint_state.position, dtype=np.float64).copy())
 
-        Raises:
-            UnsafeActionError: NaN, inf or a wrong shape (nothing is sent).
-            RobotMotionError: the robot reported an error or the motion timed out (motion has stopped).
-            RobotConnectionError: not connected, or the connection was lost.
-        """
+    def camera_features(self) -> dict[str, Any] | None:
+        if self.camera is None:
+            return None
+        describe = getattr(self.camera, "describe", None)
+        return describe() if callable(describe) else {"kind": "callable", "repr": repr(self.camera)}
+
+    def features(self) -> dict[str, Any]:
+        """The driver's settings (no connection needed): limits, dynamics, collision thresholds, home, camera."""
+        torque, force = self.collision_torque, self.collision_force
+        return {
+            **super().features(),
+            "ip": self.ip,
+            "connected": self.connected,
+            "relative_dynamics_factor": self.relative_dynamics_factor,
+            "collision_torque": [float(torque)] * 7 if isinstance(torque, int | float) else [float(t) for t in torque],
+            "collision_force": [float(force)] * 6 if isinstance(force, int | float) else [float(f) for f in force],
+            "gripper_speed": self.gripper_speed,
+            "gripper_force": self.gripper_force,
+            "motion_timeout": self.motion_timeout,
+            "tcp_offset": self.tcp_offset,
+            "home_joints": list(self.home_joints),
+            "home_pose": list(self.home_pose),
+            "realtime": self.realtime,
+            "auto_recover": self.auto_recover,
+            "timing": "each action starts and ends at rest; its duration follows the dynamics factor",
+        }
+
+    # send_action (RobotDriver's, final) clamps against _clamp_reference() and calls _execute; it raises
+    # UnsafeActionError (nothing sent), RobotMotionError (motion has stopped) or RobotConnectionError.
+    def _clamp_reference(self) -> NDArray[np.float64]:
+        """The measured state; its tool rotation matrix is kept for :meth:`_execute` (one reading for both)."""
         state, rot = self._guard(self._measure)
-        safety = clamp_action(action, state, self.limits)
-        self.last_safety = safety
-        safe = safety.action
-        self._guard(lambda: self._execute(state, rot, safe))
-        return safe.copy()
+        self._reference_rot = rot
+        return state
 
-    def _execute(self, state: NDArray[np.float64], rot: NDArray[np.float64], safe: NDArray[np.float64]) -> None:
+    def _execute(self, action: NDArray[np.float64], reference: NDArray[np.float64]) -> NDArray[np.float64]:
+        rot = self._reference_rot
+        self._reference_rot = None
+        if rot is None:  # not after _clamp_reference (not expected): rebuild it from the Euler angles
+            rot = euler_to_mat(reference[3:6])
+        self._guard(lambda: self._move(reference, rot, action))
+        return action.copy()
+
+    def _move(self, state: NDArray[np.float64], rot: NDArray[np.float64], safe: NDArray[np.float64]) -> None:
         """Send ``safe`` (clamped against ``state``, whose tool rotation matrix is ``rot``)."""
         import franky
 

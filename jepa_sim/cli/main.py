@@ -11,6 +11,7 @@ import tyro
 from jepa_sim.cli import (
     collect_cmd,
     dataset_cmd,
+    deploy_cmd,
     encode_cmd,
     envs_cmd,
     eval_cmd,
@@ -35,6 +36,8 @@ COMMANDS: dict[str, tuple[type[Any], Callable[[Any], int]]] = {
     "predict-eval": (predict_eval_cmd.PredictEvalArgs, predict_eval_cmd.run),
     "train-bc": (train_bc_cmd.TrainBCArgs, train_bc_cmd.run),
     "eval": (eval_cmd.EvalArgs, eval_cmd.run),
+    "deploy": (deploy_cmd.DeployArgs, deploy_cmd.run),
+    "robot-server": (deploy_cmd.RobotServerArgs, deploy_cmd.serve_robot),
 }
 
 

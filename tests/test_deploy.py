@@ -1,0 +1,246 @@
+"""`jepa-sim deploy`: the MPC agent (tiny random models) through the drivers, end to end.
+
+Against franky-sim on loopback (started by the tests, as in tests/test_franky.py; skipped when it cannot
+start): 10 steps through FrankyDriver with the digital-twin camera, recorded and loaded back; a dry run that
+does not move the robot; a server killed mid-run. And through the simulator driver: clamping reported,
+the episode recorded with the simulator's privileged state.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from numpy.typing import NDArray
+from test_encoders import tiny_vjepa2
+from test_franky import assert_reached, franky_sim, kill, make_driver
+
+from jepa_sim.cli.main import main
+from jepa_sim.data.dataset import EpisodeDataset
+from jepa_sim.data.episode import read_episode
+from jepa_sim.geometry import apply_action
+
+GRIPPER_TOL = 0.1  # closedness
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Flags for a tiny random encoder and a predictor folder saved for it, and a small planner."""
+    from jepa_sim.encoders import load_encoder
+    from jepa_sim.predictor import ACPredictor, PredictorConfig
+    from jepa_sim.predictor.checkpoint import save_predictor
+
+    root = tmp_path_factory.mktemp("models")
+    tiny_vjepa2(root / "encoder")
+    encoder = load_encoder(str(root / "encoder"), device="cpu")
+    torch.manual_seed(0)
+    predictor = ACPredictor(PredictorConfig(token_dim=32, grid=(4, 4), width=32, depth=2, heads=2, merge=2))
+    save_predictor(root / "predictor", predictor, encoder.describe(), {"note": "random weights, for tests"})
+    return ["--encoder", str(root / "encoder"), "--predictor", str(root / "predictor"), "--samples", "16",
+            "--topk", "4", "--iterations", "2", "--device", "cpu", "--image-size", "64"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def goal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A goal image of the twin's scene: the arm turned a little at its base (a wider PNG: it gets cropped)."""
+    import imageio.v3 as iio
+
+    from agents.drivers.camera import DigitalTwinCamera
+    from agents.drivers.franky import HOME_JOINTS
+
+    twin = DigitalTwinCamera(image_size=96)
+    joints = np.array(HOME_JOINTS)
+    joints[0] += 0.3
+    image = twin.render(joints, 0.0)
+    twin.close()
+    path = tmp_path_factory.mktemp("goal") / "goal.png"
+    iio.imwrite(path, np.concatenate([image, image[:, :32]], axis=1))  # 96 x 128
+    return path
+
+
+@pytest.fixture(scope="module")
+def server() -> Any:
+    with franky_sim() as (host, _):
+        yield host
+
+
+def franky_flags(host: str) -> list[str]:
+    return ["deploy", "--driver", "franky", "--robot-ip", host, "--camera", "twin", "--relative-dynamics-factor", "0.3"]
+
+
+def check_moved_as_commanded(episode: Any) -> None:
+    """Each measured state is the one before with the executed action applied (pose and gripper)."""
+    states, applied = episode["states"], episode["applied"]
+    for t in range(episode.steps):
+        assert_reached(apply_action(states[t], applied[t]), states[t + 1])
+        expected = float(np.clip(states[t][6] + applied[t][6], 0.0, 1.0))
+        assert abs(states[t + 1][6] - expected) < GRIPPER_TOL, (t, states[t], applied[t], states[t + 1])
+
+
+def test_deploy_runs_the_agent_on_franky_sim_and_records_the_episode(
+    server: str, models: list[str], goal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = tmp_path / "real"
+    args = [*franky_flags(server), "--goal", str(goal), "--max-steps", "10", "--record", str(record), *models]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    for expected in ("driver features:", "start-up check:", "robot state", "safety limits: max translation 0.075",
+                     "camera frame: (64, 64, 3) uint8", "recorded 10 steps", "done: 10 steps sent"):  # fmt: skip
+        assert expected in out, (expected, out[-3000:])
+    assert out.count(" executed [") == 10
+
+    dataset = EpisodeDataset(record)  # the dataset loader reads it back, fully checked
+    assert len(dataset) == 1 and dataset.image_size == 64 and dataset.validate() == []
+    episode = read_episode(dataset.path(0))
+    assert episode.steps == 10 and episode["frames"].shape == (11, 64, 64, 3)
+    assert episode.metadata["env_id"] == "deploy/franky" and episode.metadata["outcome"] == "finished"
+    np.testing.assert_array_equal(episode["goal_image"].shape, (64, 64, 3))
+    check_moved_as_commanded(episode)
+    assert np.abs(episode["applied"][:, :3]).max() > 0.01  # it did move
+    assert np.abs(episode["frames"][-1].astype(int) - episode["frames"][0]).mean() > 0.1  # and the twin saw it
+
+    # the same robot's gripper closes and opens on command (the hand the agent used)
+    driver = make_driver()
+    driver.connect(server)
+    try:
+        driver.send_action(np.array([0, 0, 0, 0, 0, 0, 1.0]))
+        assert driver.get_state()[6] > 0.9
+        driver.send_action(np.array([0, 0, 0, 0, 0, 0, -1.0]))
+        assert driver.get_state()[6] < 0.1
+    finally:
+        driver.disconnect()
+
+    assert main(args) == 0  # a second run adds a second episode
+    assert len(EpisodeDataset(record)) == 2
+
+
+def _printed_state(out: str, label: str) -> NDArray[np.float64]:
+    line = next(line for line in out.splitlines() if label in line)
+    return np.array([float(v) for v in line.split("[", 1)[1].rstrip("]").split()])
+
+
+def test_a_dry_run_plans_but_does_not_move_the_robot(
+    server: str, models: list[str], goal: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agents.drivers.franky import FrankyDriver
+
+    commands: list[str] = []  # every way FrankyDriver moves the robot, watched
+    for name in ("_run_motion", "_command_gripper", "home", "_execute"):
+        original = getattr(FrankyDriver, name)
+
+        def spy(self: Any, *args: Any, _name: str = name, _original: Any = original) -> Any:
+            commands.append(_name)
+            return _original(self, *args)
+
+        monkeypatch.setattr(FrankyDriver, name, spy)
+    assert main([*franky_flags(server), "--goal", str(goal), "--max-steps", "3", "--dry-run", *models]) == 0
+    out = capsys.readouterr().out
+    assert commands == []  # nothing that moves the robot was called
+    assert "DRY RUN" in out and out.count("(dry run: not sent)") == 3 and " executed [" not in out
+    assert "homing" not in out and "dry run done: 3 steps planned" in out
+    start, final = _printed_state(out, "robot state (x y z"), _printed_state(out, "final robot state")
+    np.testing.assert_allclose(final, start, atol=2e-3)  # measured on the same connection: it stood still
+
+
+def test_a_server_killed_mid_run_stops_reports_and_keeps_the_recording(
+    models: list[str], goal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = tmp_path / "killed"
+    with franky_sim() as (host, proc):
+        args = [*franky_flags(host), "--goal", str(goal), "--max-steps", "200", "--record", str(record), *models]
+        box: dict[str, Any] = {}
+        thread = threading.Thread(target=lambda: box.update(rc=main(args)), daemon=True)
+        thread.start()
+        out = ""
+        deadline = time.monotonic() + 300
+        while "step   3" not in out and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+            out += capsys.readouterr().out
+        assert "step   3" in out, out[-3000:]
+        kill(proc)
+        killed = time.monotonic()
+        thread.join(30)
+        assert not thread.is_alive(), "deploy hangs after the robot died"
+        assert time.monotonic() - killed < 15
+    out += capsys.readouterr().out
+    assert box["rc"] == 1
+    assert "jepa-sim deploy: error: RobotConnectionError" in out and "lost the connection" in out, out[-3000:]
+    assert "could not send stop" in out  # the link is gone; it says so instead of pretending
+    episode = read_episode(EpisodeDataset(record).path(0))
+    assert episode.steps >= 3 and episode.metadata["outcome"].startswith("error: RobotConnectionError")
+    check_moved_as_commanded(episode)
+
+
+def test_deploy_in_the_simulator_reports_clamped_actions_and_records_privileged_state(
+    models: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = tmp_path / "sim"
+    args = ["deploy", "--driver", "sim", "--max-steps", "3", "--max-xyz", "0.3", "--record", str(record), *models]
+    assert main(args) == 0  # goal images from the simulator; planned steps up to 0.3 m get clamped to 0.075 m
+    out = capsys.readouterr().out
+    assert "clamped:" in out and "translation" in out and "starting a simulated episode (seed 0)" in out
+    dataset = EpisodeDataset(record)
+    assert dataset.validate() == []
+    episode = read_episode(dataset.path(0))
+    assert episode.metadata["task"] == "reach" and episode.metadata["success_known"] is True
+    assert np.abs(episode["applied"][:, :3]).max() <= 0.075 + 1e-12
+    assert np.abs(episode["commanded"][:, :3]).max() > 0.075
+    assert np.any(episode["object_pose"][:, :3] != 0)
+
+
+def test_deploy_refuses_what_cannot_work(models: list[str], goal: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="needs --goal"):
+        main(["deploy", "--driver", "franky", "--robot-ip", "127.0.0.1", *models])
+    with pytest.raises(SystemExit, match="do not go together"):
+        main(["deploy", "--driver", "sim", "--dry-run", "--record", str(tmp_path / "r"), *models])
+    with pytest.raises(SystemExit, match="needs --robot-ip"):
+        main(["deploy", "--driver", "franky", "--goal", str(goal), *models])
+    with pytest.raises(SystemExit, match="cannot read the image"):
+        main(["deploy", "--driver", "franky", "--goal", str(tmp_path / "nope.png"), *models])
+
+
+def test_deploy_through_a_robot_server(
+    models: list[str], goal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`jepa-sim robot-server --driver sim` in its own process, `jepa-sim deploy --driver remote` here."""
+    import os
+    import queue
+    import signal
+    import subprocess
+    import sys
+
+    pytest.importorskip("zmq", reason="pyzmq is not installed")
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "jepa_sim.cli.main", "robot-server", "--driver", "sim", "--image-size", "64",
+               "--address", "tcp://127.0.0.1:*"]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: [lines.put(line.decode(errors="replace")) for line in stdout], daemon=True).start()
+    try:
+        seen = ""
+        while "serving on" not in seen:
+            seen += lines.get(timeout=120)
+        endpoint = seen.rsplit("serving on ", 1)[1].split()[0]
+        record = tmp_path / "remote"
+        args = ["deploy", "--driver", "remote", "--address", endpoint, "--goal", str(goal), "--max-steps", "3",
+                "--record", str(record), *models]  # fmt: skip
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        assert 'name: "sim"' in out and "camera frame: (64, 64, 3)" in out and out.count(" executed [") == 3
+        episode = read_episode(EpisodeDataset(record).path(0))
+        assert episode.steps == 3 and episode.metadata["env_id"] == "deploy/remote"
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the server stops the robot and exits cleanly
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
