@@ -244,3 +244,12 @@ def test_deploy_through_a_robot_server(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+def test_real_time_checks_are_required_unless_the_robot_is_on_loopback():
+    from jepa_sim.cli.deploy_cmd import _realtime
+
+    assert _realtime(None, "172.16.0.2") is True and _realtime(None, "robot.lab") is True
+    assert _realtime(None, "127.0.0.1") is False and _realtime(None, "127.249.70.60") is False
+    assert _realtime(None, "localhost") is False
+    assert _realtime(False, "172.16.0.2") is False and _realtime(True, "127.0.0.1") is True

@@ -100,8 +100,9 @@ class DeployArgs:
     """--driver franky: seconds one action may take; --driver remote: twice this for a moving request"""
     timeout: float = 5.0
     """--driver remote: seconds a quick request may take before the link counts as lost"""
-    realtime: bool = False
-    """--driver franky: require a real-time kernel (libfranka's RealtimeConfig.Enforce)"""
+    realtime: bool | None = None
+    """--driver franky: require a real-time kernel (libfranka's RealtimeConfig.Enforce); default: required unless
+    --robot-ip is a loopback address (franky-sim)"""
     tcp_offset: float = 0.0
     """--driver franky: metres along the fingers from libfranka's end-effector frame to the state's tool point
     (the simulator's tool point, the finger-pad centre of its longer fingers, is 0.02 past it)"""
@@ -130,7 +131,8 @@ class RobotServerArgs:
     object: str = "cup"
     relative_dynamics_factor: float = 0.1
     motion_timeout: float = 10.0
-    realtime: bool = False
+    realtime: bool | None = None
+    """require a real-time kernel; default: required unless --robot-ip is a loopback address (franky-sim)"""
     tcp_offset: float = 0.0
 
 
@@ -182,7 +184,7 @@ def _make_driver(
         franky = FrankyDriver(
             relative_dynamics_factor=args.relative_dynamics_factor,
             motion_timeout=args.motion_timeout,
-            realtime=args.realtime,
+            realtime=_realtime(args.realtime, args.robot_ip),
             tcp_offset=args.tcp_offset,
             ip=args.robot_ip,
         )
@@ -498,3 +500,15 @@ def serve_robot(args: RobotServerArgs) -> int:
         if camera is not None:
             camera.close()
     return 0
+
+
+def _realtime(requested: bool | None, ip: str) -> bool:
+    """A real Franka needs libfranka's real-time checks; franky-sim on loopback runs without them."""
+    if requested is not None:
+        return requested
+    import ipaddress
+
+    try:
+        return not ipaddress.ip_address(ip).is_loopback
+    except ValueError:  # a host name
+        return ip != "localhost"
