@@ -1,9 +1,10 @@
 """`jepa-sim deploy`: the MPC agent (tiny random models) through the drivers, end to end.
 
-Against franky-sim on loopback (started by the tests, as in tests/test_franky.py; skipped when it cannot
-start): 10 steps through FrankyDriver with the digital-twin camera, recorded and loaded back; a dry run that
-does not move the robot; a server killed mid-run. And through the simulator driver: clamping reported,
-the episode recorded with the simulator's privileged state.
+Against franky-sim on loopback (started by the tests, as in tests/test_franky.py; skipped only when franky
+or franky-sim is not installed): 10 steps through FrankyDriver with the digital-twin camera, recorded and
+loaded back; a dry run that does not move the robot; a server killed mid-run. And through the simulator
+driver: clamping reported, the episode recorded with the simulator's privileged state; a served simulator
+whose episode ends; the robot server's errors.
 """
 
 from __future__ import annotations
@@ -177,13 +178,15 @@ def test_a_server_killed_mid_run_stops_reports_and_keeps_the_recording(
 
 
 def test_deploy_in_the_simulator_reports_clamped_actions_and_records_privileged_state(
-    models: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    models: list[str], goal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     record = tmp_path / "sim"
     args = ["deploy", "--driver", "sim", "--max-steps", "3", "--max-xyz", "0.3", "--record", str(record), *models]
     assert main(args) == 0  # goal images from the simulator; planned steps up to 0.3 m get clamped to 0.075 m
     out = capsys.readouterr().out
-    assert "clamped:" in out and "translation" in out and "starting a simulated episode (seed 0)" in out
+    clamped = [line.strip() for line in out.splitlines() if line.strip().startswith("clamped:")]
+    assert any("translation" in line and "limit" in line for line in clamped), out[-3000:]
+    assert "starting a simulated episode (seed 0)" in out
     dataset = EpisodeDataset(record)
     assert dataset.validate() == []
     episode = read_episode(dataset.path(0))
@@ -191,6 +194,15 @@ def test_deploy_in_the_simulator_reports_clamped_actions_and_records_privileged_
     assert np.abs(episode["applied"][:, :3]).max() <= 0.075 + 1e-12
     assert np.abs(episode["commanded"][:, :3]).max() > 0.075
     assert np.any(episode["object_pose"][:, :3] != 0)
+
+    # a folder of simulated episodes is refused for a robot run before the robot is even connected (nothing
+    # listens at this address: a connection attempt would end in a RobotConnectionError, not this)
+    refused = ["deploy", "--driver", "franky", "--robot-ip", "127.0.0.1", "--camera", "none", "--goal", str(goal),
+               "--record", str(record), *models]  # fmt: skip
+    with pytest.raises(SystemExit, match=r"--record .* already holds episodes recorded with different settings "
+                       r"\(driver: 'sim' -> 'franky'.*choose another --record folder"):  # fmt: skip
+        main(refused)
+    assert "connect" not in capsys.readouterr().out
 
 
 def test_deploy_refuses_what_cannot_work(models: list[str], goal: Path, tmp_path: Path) -> None:
@@ -244,6 +256,80 @@ def test_deploy_through_a_robot_server(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+def test_deploy_through_a_served_simulator_ends_cleanly_when_its_episode_ends(
+    models: list[str], goal: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The end of a served simulator's episode reaches `jepa-sim deploy --driver remote`: it stops there with
+    success, instead of failing on the next action ("the episode is over")."""
+    import queue
+
+    from agents.drivers.remote import serve
+    from agents.drivers.sim import SimDriver
+
+    pytest.importorskip("zmq", reason="pyzmq is not installed")
+    ready: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+
+    def run() -> None:  # the driver is made in the serving thread (its GL context lives there)
+        sim = SimDriver.make("JepaSim/FrankaReach-v0", "cup", image_size=64, max_episode_steps=2)
+        try:
+            serve(sim, "tcp://127.0.0.1:*", stop=stop, on_ready=ready.put)
+        finally:
+            sim.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        endpoint = ready.get(timeout=120)
+        args = ["deploy", "--driver", "remote", "--address", endpoint, "--goal", str(goal), "--max-steps", "5",
+                *models]  # fmt: skip
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        assert out.count(" executed [") == 2 and "episode ended (success: False)" in out, out[-3000:]
+        assert "done: 2 steps sent" in out
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_robot_server_errors_are_its_own_and_clear(tmp_path: Path) -> None:
+    from jepa_sim.cli.deploy_cmd import DeployArgs, RobotServerArgs
+
+    assert RobotServerArgs().address == "tcp://127.0.0.1:5555"  # loopback unless asked: it is unauthenticated
+    from agents.drivers.franky import SIM_TCP_OFFSET
+
+    assert DeployArgs().tcp_offset == RobotServerArgs().tcp_offset == SIM_TCP_OFFSET
+    with pytest.raises(SystemExit, match=r"^jepa-sim robot-server: --driver franky needs --robot-ip$"):
+        main(["robot-server", "--driver", "franky"])
+    with pytest.raises(SystemExit, match=r"^jepa-sim robot-server: unknown camera 'webcam'"):
+        main(["robot-server", "--driver", "franky", "--robot-ip", "127.0.0.1", "--camera", "webcam"])
+    pytest.importorskip("franky", reason="franky-control is not installed")
+    from test_franky import _free_loopback_address
+
+    host = _free_loopback_address()  # nothing listens there
+    with pytest.raises(SystemExit, match=rf"^jepa-sim robot-server: cannot connect the franky driver: cannot "
+                       rf"connect to the Franka at {host}"):  # fmt: skip
+        main(["robot-server", "--driver", "franky", "--robot-ip", host, "--camera", "none"])
+
+
+def test_a_stop_that_cannot_be_sent_is_reported_accurately() -> None:
+    """After a lost link to a robot server, deploy tries stop once more on a new connection and says what the
+    server does on its own (not that the robot stops on a communication timeout: a healthy server does not)."""
+    import socket
+
+    from agents.drivers.remote import RemoteDriver
+    from jepa_sim.cli.deploy_cmd import _stop_robot
+
+    pytest.importorskip("zmq", reason="pyzmq is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    message = _stop_robot(RemoteDriver(f"tcp://127.0.0.1:{port}", timeout=0.5), "remote")
+    assert message.startswith("could not send stop (RobotConnectionError: not connected"), message
+    assert "on a new connection: sent stop, but the robot server did not acknowledge it within 0.5 s" in message
+    assert "ends or stops the running action on its own timeouts" in message and "check the robot" in message
 
 
 def test_real_time_checks_are_required_unless_the_robot_is_on_loopback():

@@ -261,3 +261,99 @@ def test_the_twin_uses_the_real_frankas_joint_convention(twin: DigitalTwinCamera
         ee = _franka_end_effector(q)
         np.testing.assert_allclose(pos, ee[:3, 3] + 0.02 * ee[:3, 2], atol=1e-3)
         np.testing.assert_allclose(rot, ee[:3, :3] @ FLIP, atol=3e-3)
+
+
+def test_the_robot_side_drivers_import_without_the_simulator() -> None:
+    """agents.drivers.remote and .franky load on a robot PC without MuJoCo, gymnasium or envs (and leave MUJOCO_GL
+    alone); SimDriver is still importable from the package."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import os, sys\n"
+        "os.environ.pop('MUJOCO_GL', None)\n"
+        "import agents.drivers.remote, agents.drivers.franky, agents.drivers.camera, agents.drivers\n"
+        "loaded = sorted(m for m in ('mujoco', 'gymnasium', 'envs', 'torch') if m in sys.modules)\n"
+        "assert not loaded, loaded\n"
+        "assert 'MUJOCO_GL' not in os.environ, os.environ['MUJOCO_GL']\n"
+        "from agents.drivers import SimDriver\n"
+        "assert SimDriver.__name__ == 'SimDriver' and 'mujoco' in sys.modules\n"
+    )
+    cwd = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=cwd, timeout=300)
+
+
+class _QueuedCapture:
+    """A fake ``cv2.VideoCapture`` of a device that keeps a queue of frames (V4L2-like: while the queue is full,
+    new frames are dropped, so queued frames are the old ones). Frame k is filled with k; ``tick(n)`` lets n
+    frame periods pass."""
+
+    def __init__(self, device: Any, honours_buffer_size: bool) -> None:
+        self.honours, self.size, self.queue, self.clock = honours_buffer_size, 4, [], 0
+        self.grabbed: int | None = None
+
+    def isOpened(self) -> bool:
+        return True
+
+    def set(self, prop: int, value: float) -> bool:
+        if prop == _FakeCV2.CAP_PROP_BUFFERSIZE and self.honours:
+            self.size = int(value)
+            return True
+        return False
+
+    def tick(self, n: int) -> None:
+        for _ in range(n):
+            self.clock += 1
+            if len(self.queue) < self.size:
+                self.queue.append(self.clock)
+
+    def grab(self) -> bool:
+        if not self.queue:
+            self.tick(1)  # waits for the sensor's next frame
+        self.grabbed = self.queue.pop(0)
+        return True
+
+    def retrieve(self) -> tuple[bool, NDArray[np.uint8]]:
+        assert self.grabbed is not None
+        return True, np.full((16, 16, 3), self.grabbed, np.uint8)
+
+    def read(self) -> tuple[bool, NDArray[np.uint8]]:
+        self.grab()
+        return self.retrieve()
+
+    def release(self) -> None:
+        pass
+
+
+class _FakeCV2:
+    CAP_PROP_FRAME_WIDTH, CAP_PROP_FRAME_HEIGHT, CAP_PROP_BUFFERSIZE, COLOR_BGR2RGB = 3, 4, 38, 4
+
+    def __init__(self, honours_buffer_size: bool) -> None:
+        self.honours, self.captures = honours_buffer_size, []
+
+    def VideoCapture(self, device: Any) -> _QueuedCapture:
+        self.captures.append(_QueuedCapture(device, self.honours))
+        return self.captures[-1]
+
+    def cvtColor(self, frame: NDArray[np.uint8], code: int) -> NDArray[np.uint8]:
+        return frame
+
+
+@pytest.mark.parametrize("honours_buffer_size", [True, False])
+def test_an_opencv_camera_returns_a_fresh_frame_not_a_queued_one(
+    honours_buffer_size: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    cv2 = _FakeCV2(honours_buffer_size)
+    monkeypatch.setitem(sys.modules, "cv2", cv2)
+    camera = OpenCVCamera(0, image_size=16, warmup=3)
+    capture = cv2.captures[0]
+    assert camera.grabs == (2 if honours_buffer_size else 5)
+    for _ in range(3):
+        capture.tick(30)  # a second passes while the agent plans and the robot moves
+        frame = camera.read()
+        assert int(frame[0, 0, 0]) == capture.clock, "read() returned a frame taken before it was called"
+    assert camera.describe()["grabs_per_read"] == camera.grabs
+    camera.close()

@@ -1,8 +1,8 @@
 """FrankyDriver end to end against franky-sim on loopback (the real libfranka client, a MuJoCo FR3 server).
 
 Each server runs as its own process on a random 127.x.y.z address (ports 1337/1338), so that parallel runs do
-not collide and a test can kill it. Skipped, with the reason, when franky or franky-sim is missing or the
-server does not come up.
+not collide and a test can kill it. Skipped, with the reason, only when franky (``import franky``) or the
+franky-sim executable is missing; with both installed, a server that does not come up fails the test.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from agents.drivers.franky import (
     HOME_POSE,
+    SIM_TCP_OFFSET,
     FrankyDriver,
     RobotConnectionError,
     RobotMotionError,
@@ -52,7 +53,7 @@ def _free_loopback_address() -> str:
         except OSError:
             continue
         return host
-    pytest.skip("no free loopback address for franky-sim")
+    pytest.fail("no free loopback address for franky-sim (ports 1337/1338 taken on 50 random 127.x.y.z)")
 
 
 def _server_executable() -> str:
@@ -64,14 +65,15 @@ def _server_executable() -> str:
 
 @contextmanager
 def franky_sim() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start ``franky-sim -s mujoco --hostname 127.x.y.z`` and yield (address, process); kill it afterwards."""
+    """Start ``franky-sim -s mujoco --hostname 127.x.y.z`` and yield (address, process); kill it afterwards.
+    Skips when franky or the franky-sim executable is missing; fails when the installed server does not start."""
     pytest.importorskip("franky", reason="franky-control is not installed")
-    pytest.importorskip("franky_sim", reason="franky-sim is not installed")
+    executable = _server_executable()
     host = _free_loopback_address()
     env = dict(os.environ, OMP_NUM_THREADS="1")
     # "-s mujoco": franky-sim 1.0.4's default "auto" fails when the optional genesis backend is missing
     proc = subprocess.Popen(
-        [_server_executable(), "-s", "mujoco", "--hostname", host],
+        [executable, "-s", "mujoco", "--hostname", host],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
@@ -93,12 +95,12 @@ def franky_sim() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
             try:
                 line = lines.get(timeout=max(0.0, deadline - time.monotonic())).decode(errors="replace")
             except queue.Empty:
-                pytest.skip(f"franky-sim did not come up in {SERVER_START_TIMEOUT} s: {''.join(seen)[-2000:]}")
+                pytest.fail(f"franky-sim did not come up in {SERVER_START_TIMEOUT} s: {''.join(seen)[-2000:]}")
             seen.append(line)
             if "Connect to the server" in line:
                 break
             if proc.poll() is not None and lines.empty():
-                pytest.skip(f"franky-sim exited with {proc.returncode}: {''.join(seen)[-2000:]}")
+                pytest.fail(f"franky-sim exited with {proc.returncode}: {''.join(seen)[-2000:]}")
         yield host, proc
     finally:
         kill(proc)
@@ -335,9 +337,196 @@ def test_a_server_killed_while_idle_is_reported_on_the_next_call() -> None:
         assert not d.connected
 
 
+def test_connect_sets_the_dynamics_and_refuses_a_robot_it_cannot_set_up(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed recovery or a refused setting is a failed connect (not a connected driver at franky's default
+    full dynamics); a good connect has the driver's dynamics factor."""
+    import franky
+
+    real = franky.Robot
+
+    class NoRecovery:
+        """The real robot, except that recover_from_errors() fails (a user stop pressed)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            object.__setattr__(self, "robot", real(*args, **kwargs))
+
+        def recover_from_errors(self) -> bool:
+            return False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.robot, name)
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            setattr(self.robot, name, value)
+
+    class RefusesCollisionSettings(NoRecovery):
+        def recover_from_errors(self) -> bool:
+            return bool(self.robot.recover_from_errors())
+
+        def set_collision_behavior(self, *args: Any) -> None:
+            raise franky.CommandException("libfranka: Set Collision Behavior command rejected")
+
+    for fake, reason in ((NoRecovery, "recover_from_errors"), (RefusesCollisionSettings, "Collision Behavior")):
+        monkeypatch.setattr(franky, "Robot", fake)
+        d = make_driver()
+        with pytest.raises(RobotConnectionError, match=f"could not set it up, so disconnected again.*{reason}"):
+            d.connect(server)
+        assert not d.connected
+        with pytest.raises(RobotConnectionError, match="not connected"):
+            d.get_state()
+    monkeypatch.setattr(franky, "Robot", real)
+    d = make_driver(relative_dynamics_factor=0.25)
+    d.connect(server)
+    try:
+        assert d._robot.relative_dynamics_factor.velocity == pytest.approx(0.25)
+    finally:
+        d.disconnect()
+
+
+def test_homing_has_its_own_timeout(driver: FrankyDriver) -> None:
+    driver.send_action(np.array([0.075, 0.05, -0.05, 0.0, 0.0, 0.1, 0.0]))
+    driver.motion_timeout = 0.2  # far too short for homing, which does not use it
+    try:
+        driver.home()
+        assert_reached(np.array([*HOME_POSE, 0.0]), driver.get_state())
+        driver.motion_timeout = 20.0
+        driver.send_action(np.array([0.075, 0.05, -0.05, 0.0, 0.0, 0.1, 0.0]))
+        driver.home_timeout = 0.2
+        with pytest.raises(RobotMotionError, match=r"homing \(joints\) did not finish within 0.2 s"):
+            driver.home()
+    finally:
+        driver.motion_timeout, driver.home_timeout = 20.0, 60.0
+    driver.home()  # usable again
+    assert driver.features()["home_timeout"] == 60.0
+
+
+# ---- the gripper is stopped whenever a motion ends badly (fakes; franky itself only for its classes) ---------
+
+
+class _FakeFuture:
+    def __init__(self, finishes: bool) -> None:
+        self.finishes = finishes
+
+    def wait(self, timeout: float) -> bool:
+        return self.finishes
+
+    def get(self) -> bool:
+        return True
+
+
+class _FakeGripper:
+    max_width = 0.08
+
+    def __init__(self, finishes: bool = True) -> None:
+        self.width, self.finishes, self.stops = 0.08, finishes, 0
+
+    def grasp_async(self, *args: Any) -> _FakeFuture:
+        return _FakeFuture(self.finishes)
+
+    def move_async(self, *args: Any) -> _FakeFuture:
+        return _FakeFuture(self.finishes)
+
+    def stop(self) -> bool:
+        self.stops += 1
+        return True
+
+
+class _FakeRobot:
+    """At the home pose (tool pointing down); ``failure`` is raised by stop() and by join_motion()."""
+
+    def __init__(self, failure: BaseException | None = None, tcp_offset: float = 0.02) -> None:
+        from types import SimpleNamespace
+
+        ee = np.eye(4)
+        ee[:3, :3] = np.diag([1.0, -1.0, -1.0])
+        ee[:3, 3] = [0.45, 0.0, 0.25 + tcp_offset]
+        self.current_cartesian_state = SimpleNamespace(
+            pose=SimpleNamespace(end_effector_pose=SimpleNamespace(matrix=ee))
+        )
+        self.failure, self.stops, self.moves = failure, 0, 0
+
+    def move(self, motion: Any, asynchronous: bool = False) -> None:
+        self.moves += 1
+
+    def join_motion(self, timeout: float | None = None) -> bool:
+        if self.failure is not None:
+            raise self.failure
+        return True
+
+    def stop(self) -> None:
+        self.stops += 1
+        if self.failure is not None:
+            raise self.failure
+
+    def recover_from_errors(self) -> bool:
+        return True
+
+
+def _faked(robot: _FakeRobot, gripper: _FakeGripper) -> FrankyDriver:
+    pytest.importorskip("franky", reason="franky-control is not installed")
+    d = FrankyDriver()
+    d._robot, d._gripper = robot, gripper  # connected, to fakes
+    return d
+
+
+def test_stop_stops_the_gripper_even_when_stopping_the_arm_fails() -> None:
+    import franky
+
+    gripper = _FakeGripper()
+    d = _faked(_FakeRobot(franky.ControlException("libfranka: stop failed")), gripper)
+    with pytest.raises(RobotMotionError, match="stop failed"):
+        d.stop()
+    assert gripper.stops == 1
+    gripper = _FakeGripper()
+    d = _faked(_FakeRobot(), gripper)
+    d.stop()
+    assert d._robot.stops == 1 and gripper.stops == 1
+
+
+@pytest.mark.parametrize("failure", ["interrupt", "reflex", "gripper timeout"])
+def test_an_action_that_ends_badly_stops_the_gripper(failure: str) -> None:
+    import franky
+
+    raised: BaseException | None = {
+        "interrupt": KeyboardInterrupt(),  # Ctrl-C while waiting for the arm
+        "reflex": franky.ControlException("libfranka: motion aborted by reflex"),
+        "gripper timeout": None,
+    }[failure]
+    gripper = _FakeGripper(finishes=failure != "gripper timeout")
+    d = _faked(_FakeRobot(raised), gripper)
+    expected: type[BaseException] = KeyboardInterrupt if failure == "interrupt" else RobotMotionError
+    with pytest.raises(expected):
+        d.send_action(np.array([0.02, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]))  # move and close
+    assert gripper.stops == 1, failure
+    d._robot.failure = None
+    gripper.finishes = True
+    d.send_action(np.array([0.02, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0]))  # a good action does not stop the gripper
+    assert gripper.stops == 1
+
+
+def test_disconnect_stops_a_running_gripper_command_but_not_a_held_grasp() -> None:
+    import franky
+
+    gripper = _FakeGripper(finishes=True)
+    d = _faked(_FakeRobot(), gripper)
+    d.send_action(np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]))  # a finished grasp: it keeps holding
+    d.disconnect()
+    assert gripper.stops == 0 and not d.connected
+    gripper = _FakeGripper(finishes=True)
+    robot = _FakeRobot()
+    d = _faked(robot, gripper)
+    d._command_gripper(1.0)  # a command still running (as when a motion is cut short by a lost link)
+    robot.failure = franky.NetworkException("libfranka: connection lost")
+    d.disconnect()  # the arm's stop fails; the hand is stopped anyway
+    assert robot.stops == 1 and gripper.stops == 1 and not d.connected
+
+
 def test_limits_are_the_drivers() -> None:
     limits = SafetyLimits(max_translation=0.01)
     assert FrankyDriver(limits).limits is limits
+    assert FrankyDriver().tcp_offset == SIM_TCP_OFFSET == 0.02  # the simulator's tool point by default
     with pytest.raises(ValueError, match="relative_dynamics_factor"):
         FrankyDriver(relative_dynamics_factor=0.0)
     with pytest.raises(ValueError, match="home_pose"):

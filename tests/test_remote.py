@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
-from agents.drivers.base import Observation, RobotConnectionError
+from agents.drivers.base import Observation, RobotConnectionError, RobotDriver, RobotMotionError
 from agents.drivers.remote import ProtocolError, RemoteDriver, decode, encode, serve
 from agents.safety import SafetyLimits, UnsafeActionError, clamp_action
 
@@ -231,3 +232,217 @@ def test_nothing_listening_is_a_clear_error_within_the_timeout() -> None:
     with pytest.raises(RobotConnectionError, match="did not answer features within 1 s"):
         driver.connect()
     assert time.monotonic() - start < 3.0 and not driver.connected
+
+
+# ---- stopping a running action, timeouts, episode ends ------------------------------------------------------
+
+
+class SlowArm(RobotDriver):
+    """A fake robot whose actions take ``duration`` seconds unless ``stop()`` ends them (as franky's
+    ``robot.stop()`` ends a running motion); records when ``stop()`` arrived."""
+
+    name = "slow-arm"
+
+    def __init__(self, duration: float = 30.0) -> None:
+        self.duration = duration
+        self.started = threading.Event()
+        self.stop_requested = threading.Event()
+        self.stop_times: list[float] = []
+        self.executed: list[NDArray[np.float64]] = []
+        self.state = np.array([0.45, 0.0, 0.25, 0.0, 0.0, 0.0, 0.0])
+
+    def reset(self, seed: int | None = None) -> Observation:
+        return self.get_observation()
+
+    def get_observation(self) -> Observation:
+        return Observation(np.zeros((8, 8, 3), np.uint8), self.state.copy(), 0.0)
+
+    def stop(self) -> None:
+        self.stop_times.append(time.monotonic())
+        self.stop_requested.set()
+
+    def _execute(self, action: NDArray[np.float64], reference: NDArray[np.float64]) -> NDArray[np.float64]:
+        self.started.set()
+        if self.stop_requested.wait(self.duration):
+            raise RobotMotionError("the motion was stopped")
+        self.executed.append(action.copy())
+        return action
+
+    def features(self) -> dict[str, Any]:
+        return {**super().features(), "max_seconds": {"send_action": 30.0, "home": 40.0, "reset": 40.0}}
+
+
+@contextmanager
+def served(driver: RobotDriver) -> Iterator[str]:
+    """``driver`` served on a free loopback port by a thread of this process: the endpoint."""
+    ready: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=lambda: serve(driver, "tcp://127.0.0.1:*", stop=stop, on_ready=ready.put), daemon=True
+    )
+    thread.start()
+    try:
+        yield ready.get(timeout=30)
+    finally:
+        stop.set()
+        thread.join(10)
+        assert not thread.is_alive(), "the server did not end"
+
+
+ACTION = np.array([0.02, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+
+
+def test_a_stop_reaches_the_driver_at_once_while_an_action_runs() -> None:
+    arm = SlowArm()
+    with served(arm) as endpoint:
+        driver = RemoteDriver(endpoint, timeout=TIMEOUT)
+        driver.connect()
+        try:
+            thread, box = _in_thread(lambda: driver.send_action(ACTION))
+            assert arm.started.wait(10)
+            time.sleep(0.2)
+            asked = time.monotonic()
+            other = RemoteDriver(endpoint, timeout=TIMEOUT)  # e.g. an operator's second client
+            assert other.send_stop() == "sent stop; the robot server acknowledged it"
+            assert arm.stop_times and arm.stop_times[0] - asked < 1.0, "the stop queued behind the action"
+            thread.join(10)
+            assert isinstance(box.get("error"), RobotMotionError), box  # the stopped action reports it
+            assert "the motion was stopped" in str(box["error"]) and driver.connected
+            arm.stop_requested.clear()
+            arm.duration = 0.0
+            np.testing.assert_array_equal(driver.send_action(ACTION), ACTION)  # usable again
+        finally:
+            driver.disconnect()
+
+
+def test_ctrl_c_during_a_remote_action_stops_the_robot_and_keeps_the_link() -> None:
+    arm = SlowArm()
+    with served(arm) as endpoint:
+        driver = RemoteDriver(endpoint, timeout=TIMEOUT)
+        driver.connect()
+        sent: dict[str, float] = {}
+
+        def interrupt() -> None:  # Ctrl-C once the server is busy with the action
+            if arm.started.wait(10):
+                time.sleep(0.3)
+                sent["at"] = time.monotonic()
+                os.kill(os.getpid(), signal.SIGINT)
+
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            threading.Thread(target=interrupt, daemon=True).start()
+            with pytest.raises(KeyboardInterrupt):
+                driver.send_action(ACTION)
+            assert arm.stop_times and arm.stop_times[0] - sent["at"] < 1.0, (arm.stop_times, sent)
+            assert driver.connected  # the stuck socket was replaced
+            driver.stop()  # what deploy does next: it works (before the fix: "Operation cannot be accomplished")
+            assert len(arm.stop_times) == 2
+            arm.stop_requested.clear()
+            arm.duration = 0.0
+            assert driver.get_state().shape == (7,)
+            np.testing.assert_array_equal(driver.send_action(ACTION), ACTION)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            driver.disconnect()
+
+
+def test_a_moving_request_that_times_out_sends_stop_and_says_so() -> None:
+    arm = SlowArm()
+    with served(arm) as endpoint:
+        driver = RemoteDriver(endpoint, timeout=TIMEOUT, motion_timeout=1.0)
+        driver.connect()
+        start = time.monotonic()
+        with pytest.raises(RobotConnectionError, match=r"did not answer send_action within 1 s; sent stop; the "
+                           r"robot server acknowledged it; the link is considered lost"):  # fmt: skip
+            driver.send_action(ACTION)
+        assert arm.stop_times and arm.stop_times[0] - start < 1.0 + TIMEOUT
+        assert not driver.connected
+
+
+def test_moving_requests_wait_as_long_as_the_servers_driver_may_take() -> None:
+    from agents.drivers.franky import FrankyDriver
+    from agents.drivers.remote import DEFAULT_MOTION_TIMEOUT, moving_timeouts
+
+    franky = FrankyDriver(motion_timeout=10.0, home_timeout=60.0).features()  # no robot needed
+    assert franky["max_seconds"] == {"send_action": 20.0, "home": 180.0, "reset": 180.0}
+    assert moving_timeouts(franky, 5.0) == {"send_action": 25.0, "home": 185.0, "reset": 185.0}
+    legs = moving_timeouts({"motion_timeout": 10.0}, 5.0)  # a driver that reports only its per-leg timeout
+    assert legs == {"send_action": 25.0, "home": 35.0, "reset": 35.0}
+    assert moving_timeouts({"control_period": 0.25}, 5.0) == dict.fromkeys(legs, DEFAULT_MOTION_TIMEOUT)
+
+    with served(SlowArm(duration=0.0)) as endpoint:
+        driver = RemoteDriver(endpoint, timeout=TIMEOUT)
+        driver.connect()
+        try:
+            assert driver.request_timeout("send_action") == 30.0 + TIMEOUT
+            assert driver.request_timeout("home") == 40.0 + TIMEOUT
+            assert driver.request_timeout("get_state") == TIMEOUT
+            assert driver.features()["moving_timeouts"]["reset"] == 40.0 + TIMEOUT
+        finally:
+            driver.disconnect()
+
+
+def test_a_served_simulators_episode_end_reaches_the_client() -> None:
+    from agents.drivers.sim import SimDriver
+
+    ready: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+
+    def run() -> None:  # the driver is made in the serving thread (its GL context lives there)
+        sim = SimDriver.make("JepaSim/FrankaReach-v0", "cup", image_size=64, max_episode_steps=2)
+        try:
+            serve(sim, "tcp://127.0.0.1:*", stop=stop, on_ready=ready.put)
+        finally:
+            sim.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    driver = RemoteDriver(ready.get(timeout=START_TIMEOUT), timeout=30.0)
+    try:
+        driver.connect()
+        driver.reset(seed=0)
+        assert driver.episode_known and not driver.done
+        driver.send_action(np.zeros(7))
+        assert not driver.done
+        driver.send_action(np.zeros(7))
+        assert driver.done and driver.success is False  # truncated after 2 steps, the goal not reached
+        with pytest.raises(RuntimeError, match="the episode is over"):
+            driver.send_action(np.zeros(7))
+        driver.reset(seed=1)
+        assert not driver.done
+    finally:
+        driver.disconnect()
+        stop.set()
+        thread.join(10)
+
+
+def test_a_stop_ends_a_served_franky_motion_at_once() -> None:
+    """Against franky-sim: the server's I/O thread calls FrankyDriver.stop() while the serving thread waits for
+    a slow motion (franky's join_motion), and the motion ends at once with a RobotMotionError."""
+    pytest.importorskip("franky", reason="franky-control is not installed")
+    from test_franky import assert_reached, franky_sim, make_driver
+
+    with franky_sim() as (host, _):
+        arm = make_driver(relative_dynamics_factor=0.02)  # a 7.5 cm step takes seconds
+        arm.connect(host)
+        try:
+            with served(arm) as endpoint:
+                driver = RemoteDriver(endpoint, timeout=TIMEOUT)
+                driver.connect()
+                try:
+                    assert driver.request_timeout("send_action") == 2 * arm.motion_timeout + TIMEOUT
+                    thread, box = _in_thread(lambda: driver.send_action(np.array([0.075, 0, 0, 0, 0, 0, 0])))
+                    time.sleep(1.0)
+                    assert thread.is_alive(), f"the motion should still run: {box}"
+                    asked = time.monotonic()
+                    assert driver.send_stop() == "sent stop; the robot server acknowledged it"
+                    thread.join(10)
+                    assert not thread.is_alive() and box["end"] - asked < 2.0, box
+                    assert isinstance(box.get("error"), RobotMotionError), box
+                    stopped = driver.get_state()
+                    time.sleep(0.5)
+                    assert_reached(stopped, driver.get_state())  # it holds still
+                finally:
+                    driver.disconnect()
+        finally:
+            arm.disconnect()

@@ -6,8 +6,11 @@ Conventions (see :mod:`jepa_sim.geometry`): the state is the tool position (m, r
 extrinsic Euler xyz angles and the gripper closedness (0 open .. 1 closed). franky reports the pose of the
 end-effector frame ``O_T_EE`` (z axis along the fingers, pointing down at the usual home); our tool frame is
 that frame turned by pi about its x axis (pointing straight down with the fingers closing along y is Euler
-(0, 0, 0), as in the simulator) and moved ``tcp_offset`` metres along the fingers. Closedness is
-``1 - width / max_width`` of the Franka Hand.
+(0, 0, 0), as in the simulator) and moved ``tcp_offset`` metres along the fingers. The default offset,
+:data:`SIM_TCP_OFFSET` (0.02 m), is the simulator's tool point (the finger-pad centre of its fingers, 0.02 m
+past libfranka's end-effector point), the convention the models are trained in, so that the states and actions
+the driver reports mean what they mean in simulation. Closedness is ``1 - width / max_width`` of the Franka
+Hand.
 
 One action: the safety clamp (:func:`agents.safety.clamp_action`) against the measured state, then one
 relative Cartesian motion to ``p + d, R_delta @ R`` (the geometry convention, expressed in franky's
@@ -21,15 +24,23 @@ Error policy (DESIGN.md, "Safety on hardware": stop, report, never retry blindly
   stops the robot (the robot itself does). The driver then calls ``recover_from_errors()`` once to clear the
   reflex (with ``auto_recover``, the default) and raises :class:`RobotMotionError` saying whether the recovery
   worked. The action is not retried; the caller decides what comes next.
-* A motion or gripper command that does not finish within ``motion_timeout`` is stopped
-  (``robot.stop()``) and reported with :class:`RobotMotionError`.
+* A motion or gripper command that does not finish within ``motion_timeout`` (each leg of :meth:`home`:
+  ``home_timeout``) is stopped (``robot.stop()``) and reported with :class:`RobotMotionError`.
+  :meth:`FrankyDriver.max_seconds` is the longest each moving call can take that way (a robot server's clients
+  derive their own timeouts from it).
+* Whenever an action or homing ends in an error (or an interrupt) while a gripper command of it may still run,
+  the gripper is stopped too (best effort); :meth:`FrankyDriver.stop` and :meth:`FrankyDriver.disconnect` stop
+  the hand even when stopping the arm fails.
 * A lost connection (``franky.NetworkException``, or the ``RuntimeError`` franky raises from a state read
   after the link died; about 1 s after the robot stops answering, libfranka's UDP timeout) marks the driver
   disconnected and raises :class:`RobotConnectionError`. There is no automatic reconnection; later calls raise
   :class:`RobotConnectionError` at once instead of franky's misleading follow-up errors. ``connect`` again.
 * An unsafe action (NaN, inf, wrong shape) raises :class:`agents.safety.UnsafeActionError` before anything is
   sent.
-* ``connect`` clears errors left from before (``recover_from_errors()`` once) so a session starts clean.
+* ``connect`` clears errors left from before (``recover_from_errors()`` once; a failed recovery is an error)
+  and sets the dynamics factor and collision thresholds before the driver counts as connected; if any of that
+  fails, the link is dropped and :class:`RobotConnectionError` raised (never a connected driver running at
+  franky's default full dynamics).
 
 The clamp itself runs in :meth:`agents.drivers.base.RobotDriver.send_action` (final, shared by every driver);
 this driver supplies the measured state it clamps against and executes the safe action. The error classes
@@ -41,7 +52,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
@@ -68,6 +79,8 @@ HOME_POSE: tuple[float, ...] = (0.45, 0.0, 0.25, 0.0, 0.0, 0.0)
 """tool x, y, z (m), roll, pitch, yaw (rad) after :meth:`FrankyDriver.home`: the simulator's home tool pose"""
 GRIPPER_EPS = 1e-3
 """a gripper width change (m) smaller than this is not sent"""
+SIM_TCP_OFFSET = 0.02
+"""the simulator's tool point (m) along the fingers past libfranka's end-effector point: the default tool point"""
 
 
 FrankyDriverError = RobotDriverError
@@ -76,6 +89,7 @@ __all__ = [
     "FRANKA_HAND_MAX_WIDTH",
     "HOME_JOINTS",
     "HOME_POSE",
+    "SIM_TCP_OFFSET",
     "FrankyDriver",
     "FrankyDriverError",
     "RobotConnectionError",
@@ -93,8 +107,12 @@ class FrankyDriver(RobotDriver):
         collision_force: Cartesian force thresholds (N) of the collision reflex, one value or six.
         gripper_speed: finger speed (m/s) of gripper commands.
         gripper_force: grasp force (N) when closing.
-        motion_timeout: seconds one action (arm and gripper) may take before it is stopped and reported.
-        tcp_offset: distance (m) along the fingers from franky's end-effector frame to our tool point.
+        motion_timeout: seconds the arm motion of one action may take before it is stopped and reported (and
+            again the gripper command, for what is left of it once the arm has finished).
+        home_timeout: the same for each leg of :meth:`home` (joints, Cartesian, gripper): homing at a low
+            dynamics factor can take far longer than one action.
+        tcp_offset: distance (m) along the fingers from franky's end-effector frame to our tool point; the
+            default :data:`SIM_TCP_OFFSET` is the simulator's tool point (the models' convention).
         home_joints: joint posture of the first leg of :meth:`home`.
         home_pose: tool pose (x, y, z, roll, pitch, yaw) :meth:`home` ends at.
         realtime: require a real-time kernel (``RealtimeConfig.Enforce``); False for franky-sim or tests.
@@ -116,7 +134,8 @@ class FrankyDriver(RobotDriver):
         gripper_speed: float = 0.1,
         gripper_force: float = 20.0,
         motion_timeout: float = 10.0,
-        tcp_offset: float = 0.0,
+        home_timeout: float = 60.0,
+        tcp_offset: float = SIM_TCP_OFFSET,
         home_joints: Sequence[float] = HOME_JOINTS,
         home_pose: Sequence[float] = HOME_POSE,
         realtime: bool = False,
@@ -126,8 +145,8 @@ class FrankyDriver(RobotDriver):
     ) -> None:
         if not 0.0 < relative_dynamics_factor <= 1.0:
             raise ValueError(f"relative_dynamics_factor must be in (0, 1], got {relative_dynamics_factor}")
-        if not (motion_timeout > 0 and gripper_speed > 0 and gripper_force > 0):
-            raise ValueError("motion_timeout, gripper_speed and gripper_force must be > 0")
+        if not (motion_timeout > 0 and home_timeout > 0 and gripper_speed > 0 and gripper_force > 0):
+            raise ValueError("motion_timeout, home_timeout, gripper_speed and gripper_force must be > 0")
         if len(home_joints) != 7 or len(home_pose) != 6:
             raise ValueError("home_joints needs 7 joint angles and home_pose 6 numbers (x, y, z, roll, pitch, yaw)")
         self.limits = SafetyLimits() if limits is None else limits
@@ -137,6 +156,7 @@ class FrankyDriver(RobotDriver):
         self.gripper_speed = float(gripper_speed)
         self.gripper_force = float(gripper_force)
         self.motion_timeout = float(motion_timeout)
+        self.home_timeout = float(home_timeout)
         self.tcp_offset = float(tcp_offset)
         self.home_joints = tuple(float(q) for q in home_joints)
         self.home_pose = tuple(float(v) for v in home_pose)
@@ -146,6 +166,8 @@ class FrankyDriver(RobotDriver):
         self.ip: str | None = ip
         self._robot: Any = None
         self._gripper: Any = None
+        self._gripper_future: Any = None
+        """the future of the last gripper command while it may still run (None once it finished or failed)"""
         self._reference_rot: NDArray[np.float64] | None = None
         self._t0 = time.monotonic()
 
@@ -155,11 +177,13 @@ class FrankyDriver(RobotDriver):
         return self._robot is not None
 
     def connect(self, ip: str | None = None) -> None:
-        """Connect to the robot (and its hand) at ``ip`` (default: the constructor's), set the dynamics and
-        collision behaviour, clear errors.
+        """Connect to the robot (and its hand) at ``ip`` (default: the constructor's), clear errors, set the
+        dynamics factor and collision behaviour; the driver counts as connected only once all of that worked.
 
         Raises:
-            RobotConnectionError: nothing answers at ``ip`` or the handshake fails.
+            RobotConnectionError: nothing answers at ``ip``, the handshake fails, the robot's errors cannot be
+                cleared (``recover_from_errors()`` fails: e.g. the user stop is pressed) or the dynamics and
+                collision settings are refused. The link is dropped again; nothing moved.
         """
         import franky
 
@@ -174,13 +198,27 @@ class FrankyDriver(RobotDriver):
             gripper = franky.Gripper(ip)
         except (franky.NetworkException, franky.IncompatibleVersionException, franky.RealtimeException) as e:
             raise RobotConnectionError(f"cannot connect to the Franka at {ip}: {type(e).__name__}: {e}") from e
+        try:
+            self._configure(robot)
+        except Exception as e:  # not connected after all: drop the link (franky closes it with the objects)
+            with contextlib.suppress(Exception):  # nothing was commanded; best effort
+                robot.stop()
+            del robot, gripper
+            raise RobotConnectionError(
+                f"connected to the Franka at {ip} but could not set it up, so disconnected again: "
+                f"{type(e).__name__}: {e}"
+            ) from e
         self._robot, self._gripper, self.ip = robot, gripper, ip
-        self._guard(self._configure)
+        self._gripper_future = None
         self._t0 = time.monotonic()
 
-    def _configure(self) -> None:
-        robot = self._robot
-        robot.recover_from_errors()  # errors left over from before this session
+    def _configure(self, robot: Any) -> None:
+        """Clear errors left over from before this session, then set the dynamics and the collision reflex."""
+        if not robot.recover_from_errors():
+            raise RobotMotionError(
+                "recover_from_errors() failed: the robot stays in an error state (user stop pressed, or a fault "
+                "that needs Desk); clear it and connect again"
+            )
         robot.relative_dynamics_factor = self.relative_dynamics_factor
         torque, force = self.collision_torque, self.collision_force
         robot.set_collision_behavior(
@@ -189,13 +227,17 @@ class FrankyDriver(RobotDriver):
         )
 
     def disconnect(self) -> None:
-        """Stop any motion (best effort) and drop the connection; safe to call twice or after a lost link."""
-        robot, gripper = self._robot, self._gripper
-        self._robot = self._gripper = None
+        """Stop any motion (best effort: the arm, and a gripper command of ours that may still run; a finished
+        grasp keeps holding) and drop the connection; safe to call twice or after a lost link."""
+        robot, gripper, future = self._robot, self._gripper, self._gripper_future
+        self._robot = self._gripper = self._gripper_future = None
         if robot is not None:
             with contextlib.suppress(Exception):  # the link may already be gone; nothing else to do
                 robot.stop()
-        del robot, gripper
+        if gripper is not None and future is not None:
+            with contextlib.suppress(Exception):  # likewise, and independent of the arm's stop
+                gripper.stop()
+        del robot, gripper, future
 
     def close(self) -> None:
         self.disconnect()
@@ -268,6 +310,8 @@ class FrankyDriver(RobotDriver):
             "gripper_speed": self.gripper_speed,
             "gripper_force": self.gripper_force,
             "motion_timeout": self.motion_timeout,
+            "home_timeout": self.home_timeout,
+            "max_seconds": self.max_seconds(),
             "tcp_offset": self.tcp_offset,
             "home_joints": list(self.home_joints),
             "home_pose": list(self.home_pose),
@@ -275,6 +319,16 @@ class FrankyDriver(RobotDriver):
             "auto_recover": self.auto_recover,
             "timing": "each action starts and ends at rest; its duration follows the dynamics factor",
         }
+
+    def max_seconds(self) -> dict[str, float]:
+        """The longest each moving call can take before the driver stops the robot and reports (time spent
+        reading the state and the camera not counted): an action is an arm leg and a gripper leg of up to
+        ``motion_timeout`` each (an arm leg over its timeout is stopped and waited for once more, at most as
+        long, and then ends the action); homing is a joint leg, a Cartesian leg and a gripper leg of up to
+        ``home_timeout`` each (likewise). A remote client waits this long, plus a margin, for a moving
+        request."""
+        home = 3 * self.home_timeout
+        return {"send_action": 2 * self.motion_timeout, "home": home, "reset": home}
 
     # send_action (RobotDriver's, final) clamps against _clamp_reference() and calls _execute; it raises
     # UnsafeActionError (nothing sent), RobotMotionError (motion has stopped) or RobotConnectionError.
@@ -302,20 +356,16 @@ class FrankyDriver(RobotDriver):
         relative = np.linalg.inv(current) @ target  # franky's relative targets live in the end-effector frame
         # the clamp kept state[6] + safe[6] in the gripper range; clip only against rounding
         closedness = float(np.clip(state[6] + safe[6], self.limits.gripper_low, self.limits.gripper_high))
-        future = self._command_gripper(closedness)
-        if np.any(safe[:6] != 0.0):
-            motion = franky.CartesianMotion(franky.Affine(relative), franky.ReferenceType.Relative)
-            try:
-                self._run_motion(motion, "the Cartesian motion")
-            except RobotMotionError:
-                if future is not None:  # the arm stopped: stop the hand too (best effort) before reporting
-                    with contextlib.suppress(Exception):
-                        self._gripper.stop()
-                raise
-        self._wait_gripper(future)
+        with self._stopping_gripper_on_failure():
+            future = self._command_gripper(closedness)
+            if np.any(safe[:6] != 0.0):
+                motion = franky.CartesianMotion(franky.Affine(relative), franky.ReferenceType.Relative)
+                self._run_motion(motion, "the Cartesian motion", self.motion_timeout)
+            self._wait_gripper(future, self.motion_timeout)
 
     def home(self) -> None:
-        """Move to ``home_joints``, then to the tool pose ``home_pose``, and open the gripper.
+        """Move to ``home_joints``, then to the tool pose ``home_pose``, and open the gripper; each of the three
+        legs may take ``home_timeout`` seconds before it is stopped and reported.
 
         Homing is an operator action: it is not limited per step (only by the dynamics factor), but its end
         pose must lie inside the workspace box.
@@ -329,19 +379,28 @@ class FrankyDriver(RobotDriver):
         target = self._ee_matrix(pos, euler_to_mat(euler))
 
         def run() -> None:
-            future = self._command_gripper(0.0)
-            self._run_motion(franky.JointMotion(list(self.home_joints)), "homing (joints)")
-            motion = franky.CartesianMotion(franky.Affine(target), franky.ReferenceType.Absolute)
-            self._run_motion(motion, "homing (Cartesian)")
-            self._wait_gripper(future)
+            with self._stopping_gripper_on_failure():
+                future = self._command_gripper(0.0)
+                timeout = self.home_timeout
+                self._run_motion(franky.JointMotion(list(self.home_joints)), "homing (joints)", timeout)
+                motion = franky.CartesianMotion(franky.Affine(target), franky.ReferenceType.Absolute)
+                self._run_motion(motion, "homing (Cartesian)", timeout)
+                self._wait_gripper(future, timeout)
 
         self._guard(run)
 
     def stop(self) -> None:
-        """Stop the arm and the gripper now (the arm decelerates and holds)."""
+        """Stop the arm and the gripper now (the arm decelerates and holds). The gripper is stopped even when
+        stopping the arm fails; then the arm's error is raised."""
 
         def run() -> None:
-            self._robot.stop()
+            self._gripper_future = None
+            try:
+                self._robot.stop()
+            except BaseException:  # stop the hand anyway (best effort), then report the arm's error
+                with contextlib.suppress(Exception):
+                    self._gripper.stop()
+                raise
             self._gripper.stop()
 
         self._guard(run)
@@ -351,12 +410,25 @@ class FrankyDriver(RobotDriver):
         return bool(self._guard(lambda: self._robot.recover_from_errors()))
 
     # ---- internals ----------------------------------------------------------------------------------------
-    def _run_motion(self, motion: Any, what: str) -> None:
+    @contextlib.contextmanager
+    def _stopping_gripper_on_failure(self) -> Iterator[None]:
+        """On any error or interrupt inside, stop a gripper command that may still run (best effort), then let
+        the error through."""
+        try:
+            yield
+        except BaseException:
+            if self._gripper_future is not None and self._gripper is not None:
+                self._gripper_future = None
+                with contextlib.suppress(Exception):
+                    self._gripper.stop()
+            raise
+
+    def _run_motion(self, motion: Any, what: str, timeout: float) -> None:
         import franky
 
         try:
             self._robot.move(motion, asynchronous=True)
-            finished = self._robot.join_motion(self.motion_timeout)
+            finished = self._robot.join_motion(timeout)
         except franky.ControlException as e:
             recovered = self._recover_after_error()
             raise RobotMotionError(
@@ -366,8 +438,8 @@ class FrankyDriver(RobotDriver):
         if not finished:
             self._robot.stop()
             with contextlib.suppress(franky.ControlException):  # stop() preempts the motion with a ControlException
-                self._robot.join_motion(self.motion_timeout)
-            raise RobotMotionError(f"{what} did not finish within {self.motion_timeout} s; the robot was stopped")
+                self._robot.join_motion(timeout)
+            raise RobotMotionError(f"{what} did not finish within {timeout:g} s; the robot was stopped")
 
     def _recover_after_error(self) -> bool:
         import franky
@@ -393,15 +465,18 @@ class FrankyDriver(RobotDriver):
             return None
         if width < now:  # wide tolerances: wherever the fingers stop (on an object or closed) counts as done
             eps = self._max_width()
-            return self._gripper.grasp_async(width, self.gripper_speed, self.gripper_force, eps, eps)
-        return self._gripper.move_async(width, self.gripper_speed)
+            future = self._gripper.grasp_async(width, self.gripper_speed, self.gripper_force, eps, eps)
+        else:
+            future = self._gripper.move_async(width, self.gripper_speed)
+        self._gripper_future = future
+        return future
 
-    def _wait_gripper(self, future: Any) -> None:
+    def _wait_gripper(self, future: Any, timeout: float) -> None:
         if future is None:
             return
-        if not future.wait(self.motion_timeout):
-            self._gripper.stop()
-            raise RobotMotionError(f"the gripper command did not finish within {self.motion_timeout} s; stopped it")
+        if not future.wait(timeout):
+            raise RobotMotionError(f"the gripper command did not finish within {timeout:g} s; stopped it")
+        self._gripper_future = None
         if not future.get():
             raise RobotMotionError("the gripper reported that its command failed")
 

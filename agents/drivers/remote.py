@@ -2,24 +2,36 @@
 workstation plans, the robot PC runs the driver).
 
 * Robot PC: :func:`serve` answers requests for one :class:`~agents.drivers.base.RobotDriver` (e.g. a connected
-  :class:`~agents.drivers.franky.FrankyDriver`) on a ZeroMQ REP socket, one request at a time.
+  :class:`~agents.drivers.franky.FrankyDriver`) on a ZeroMQ ROUTER socket. Requests run one at a time, in order,
+  in the thread that called :func:`serve` (the driver's own thread), except ``stop``: an I/O thread answers it
+  at once by calling the driver's ``stop()``, also while another request is moving the robot (franky's
+  ``robot.stop()`` ends a running motion, which then reports its error to its own request).
 * Workstation: :class:`RemoteDriver` is a ``RobotDriver`` whose methods are requests to that server.
 
 Wire format: a multipart message, first a UTF-8 JSON frame, then one raw frame per numpy array (the JSON holds
 ``{"__nd__": i, "dtype": ..., "shape": ...}`` in its place). Requests are ``{"method": name, "args": [...]}``;
-replies ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": class name, "message": ...}``.
-Observations travel without their ``extras`` (the simulator's privileged state stays on the server).
+replies ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": class name, "message": ...}``; for a driver
+that knows when its episode ends (the simulator's ``done`` and ``success``), replies also carry
+``"episode": {"done": ..., "success": ...}``. Observations travel without their ``extras`` (the simulator's
+privileged state stays on the server). Clients are REQ sockets (the ROUTER keeps their envelopes).
 
 Safety: the client clamps every action with the server's limits (fetched on :meth:`RemoteDriver.connect`) and
 the server's driver clamps it again against the robot's freshly measured state, so nothing reaches the robot
 around the clamp; what the robot executed comes back and the reasons of both clamps are in ``last_safety``.
+Nothing authenticates a client: serve on loopback or on an isolated robot network only.
 
-Timeouts and lost links (never a hang, never a blind retry): every request waits at most ``timeout`` seconds
-(``motion_timeout`` for ``reset``, ``home`` and ``send_action``, which move the robot). A server that does not
-answer in time, or whose connection drops while a request is pending (a killed server is noticed at once;
-a silent network is noticed by ZeroMQ heartbeats within ``3 * heartbeat`` seconds), raises
+Timeouts and lost links (never a hang, never a blind retry): a quick request waits at most ``timeout``
+seconds. A moving request (``reset``, ``home``, ``send_action``) waits as long as the server's driver may take
+before it stops the robot and reports (its ``features()["max_seconds"]``, e.g. two legs of ``motion_timeout``
+for a franky action and three legs of ``home_timeout`` for homing), plus ``timeout`` as a margin; a fixed
+``motion_timeout`` given to :class:`RemoteDriver` overrides that. A server that does not answer in time, or
+whose connection drops while a request is pending (a killed server is noticed at once; a silent network is
+noticed by ZeroMQ heartbeats within ``3 * heartbeat`` seconds), raises
 :class:`~agents.drivers.base.RobotConnectionError` and marks the client disconnected; later calls raise it at
-once until :meth:`RemoteDriver.connect` is called again. Between requests the robot is at rest (each action
+once until :meth:`RemoteDriver.connect` is called again. When a moving request times out, or is interrupted
+(Ctrl-C, or any other exception while waiting), the client first sends ``stop`` on a fresh socket (the waiting
+REQ socket cannot send again) and reports whether the server acknowledged it; after an interrupt the link is
+kept (on a fresh socket), so ``stop()`` and later calls work. Between requests the robot is at rest (each action
 ends at rest), so a dead workstation leaves a robot holding still. Errors raised by the robot-side driver come
 back as the same class (``UnsafeActionError``, ``RobotMotionError``, ``RobotConnectionError``, ...) with the
 server's message.
@@ -51,9 +63,10 @@ from agents.safety import SafetyLimits, SafetyResult, UnsafeActionError
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 5.0
-"""seconds a quick request (observe, state, stop, features) may take"""
+"""seconds a quick request (observe, state, stop, features) may take; also the margin added to moving requests"""
 DEFAULT_MOTION_TIMEOUT = 60.0
-"""seconds a moving request (reset, home, send_action) may take; longer than the robot driver's own timeout"""
+"""seconds a moving request (reset, home, send_action) may take when the server's driver does not say how long
+it may take (no ``max_seconds`` or ``motion_timeout`` in its features)"""
 DEFAULT_HEARTBEAT = 1.0
 """seconds between ZeroMQ heartbeats; a peer silent for 3 of them counts as gone"""
 
@@ -61,6 +74,11 @@ METHODS = ("ping", "features", "reset", "home", "stop", "get_observation", "get_
            "goal_images", "clamp_reference", "send_action")  # fmt: skip
 """what a client may ask the server (the robot's connection itself is the server's business)"""
 MOVING = frozenset({"reset", "home", "send_action"})
+CONTROL = frozenset({"stop"})
+"""requests the server answers at once, also while another request runs"""
+LEGS = {"send_action": 2, "home": 3, "reset": 3}
+"""motion legs of each moving request (arm and gripper; joints, Cartesian and gripper), each up to the server
+driver's ``motion_timeout``: the client's estimate when the driver reports no ``max_seconds``"""
 
 _ERROR_CLASSES: tuple[type[Exception], ...] = (
     UnsafeActionError,
@@ -136,6 +154,14 @@ def decode(frames: list[bytes]) -> Any:
 
 
 # ---- the robot side ---------------------------------------------------------------------------------------
+def _episode(driver: RobotDriver) -> dict[str, bool] | None:
+    """The driver's ``done`` and ``success`` when it knows them (the simulator), else None."""
+    done, success = getattr(driver, "done", None), getattr(driver, "success", None)
+    if isinstance(done, bool | np.bool_) and isinstance(success, bool | np.bool_):
+        return {"done": bool(done), "success": bool(success)}
+    return None
+
+
 def handle(driver: RobotDriver, frames: list[bytes]) -> list[bytes]:
     """Answer one request for ``driver`` (the reply frames); errors become error replies, never exceptions."""
     try:
@@ -156,10 +182,70 @@ def handle(driver: RobotDriver, frames: list[bytes]) -> list[bytes]:
                       "reasons": list(safety.reasons) if safety is not None else []}  # fmt: skip
         else:
             result = getattr(driver, method)(*args)
-        return encode({"ok": True, "result": result})
+        reply: dict[str, Any] = {"ok": True, "result": result}
+        episode = _episode(driver)
+        if episode is not None:
+            reply["episode"] = episode
+        return encode(reply)
     except Exception as exc:  # reported to the client, which raises it; the server keeps serving
         log.warning("robot server: %s failed: %s: %s", frames[:1], type(exc).__name__, exc)
         return encode({"ok": False, "error": type(exc).__name__, "message": str(exc)})
+
+
+def _split(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """A ROUTER message's envelope (routing frames up to and including the empty delimiter) and its body."""
+    for i, frame in enumerate(frames):
+        if not frame:
+            return frames[: i + 1], frames[i + 1 :]
+    raise ProtocolError("a message without an envelope delimiter (clients must use REQ sockets)")
+
+
+def _method_of(body: list[bytes]) -> Any:
+    """The request's method name, read without decoding its arrays (None when unreadable)."""
+    try:
+        request = json.loads(body[0]) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return request.get("method") if isinstance(request, dict) else None
+
+
+class _Router:
+    """The server's I/O thread: owns the ROUTER socket, answers ``stop`` at once, and relays every other
+    request to the serving thread (over an inproc pair) and its reply back."""
+
+    def __init__(self, zmq: Any, driver: RobotDriver, frontend: Any, relay: Any, poll_interval: float) -> None:
+        self.zmq, self.driver, self.frontend, self.relay = zmq, driver, frontend, relay
+        self.poll_ms = max(1, int(poll_interval * 1000))
+        self.closing = threading.Event()
+        self.answered = 0
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="robot-server-io", daemon=True)
+
+    def _run(self) -> None:
+        zmq = self.zmq
+        poller = zmq.Poller()
+        poller.register(self.frontend, zmq.POLLIN)
+        poller.register(self.relay, zmq.POLLIN)
+        try:
+            while not self.closing.is_set():
+                events = dict(poller.poll(self.poll_ms))
+                if self.relay in events:  # a reply from the serving thread
+                    self.frontend.send_multipart(self.relay.recv_multipart())
+                if self.frontend in events:
+                    frames = self.frontend.recv_multipart()
+                    try:
+                        envelope, body = _split(frames)
+                    except ProtocolError as exc:
+                        log.warning("robot server: dropped a message: %s", exc)
+                        continue
+                    if _method_of(body) in CONTROL:  # now, even while another request moves the robot
+                        self.frontend.send_multipart([*envelope, *handle(self.driver, body)])
+                        self.answered += 1
+                    else:
+                        self.relay.send_multipart(frames)
+        except BaseException as exc:  # reported by the serving thread, which then ends serve()
+            log.exception("robot server: the I/O thread failed")
+            self.error = exc
 
 
 def serve(
@@ -171,34 +257,56 @@ def serve(
     poll_interval: float = 0.1,
     heartbeat: float = DEFAULT_HEARTBEAT,
 ) -> int:
-    """Serve ``driver`` on ``address`` (e.g. ``tcp://0.0.0.0:5555``; ``tcp://127.0.0.1:*`` picks a free port)
+    """Serve ``driver`` on ``address`` (e.g. ``tcp://127.0.0.1:5555``; ``tcp://127.0.0.1:*`` picks a free port)
     until ``stop`` is set or the process is interrupted; returns the number of requests answered.
 
-    ``on_ready`` is called with the bound endpoint (the port resolved) once requests are accepted. The driver
-    is neither connected nor closed here: the caller owns it.
+    Requests run in the calling thread, one at a time, except ``stop``, which an I/O thread answers at once
+    (calling ``driver.stop()`` while another request may still run in the calling thread). ``on_ready`` is
+    called with the bound endpoint (the port resolved) once requests are accepted. The driver is neither
+    connected nor closed here: the caller owns it.
+
+    Nothing authenticates a client: anyone who can reach ``address`` can move the robot. Bind to loopback, or
+    to an interface on an isolated robot network.
     """
     zmq = _zmq()
     context = zmq.Context()
-    socket = context.socket(zmq.REP)
-    socket.linger = 0
-    _heartbeats(zmq, socket, heartbeat)
+    frontend = context.socket(zmq.ROUTER)
+    work, relay = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
+    for socket in (frontend, work, relay):
+        socket.linger = 0
+    _heartbeats(zmq, frontend, heartbeat)
+    router = _Router(zmq, driver, frontend, relay, poll_interval)
     served = 0
     try:
-        socket.bind(address)
-        endpoint = socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        frontend.bind(address)
+        pipe = f"inproc://robot-server-{id(router):x}"
+        work.bind(pipe)
+        relay.connect(pipe)
+        endpoint = frontend.getsockopt_string(zmq.LAST_ENDPOINT)
+        router.thread.start()
         log.info("robot server: serving %s on %s", type(driver).__name__, endpoint)
         if on_ready is not None:
             on_ready(endpoint)
         while stop is None or not stop.is_set():
-            if not socket.poll(max(1, int(poll_interval * 1000)), zmq.POLLIN):
+            if router.error is not None:
+                raise RuntimeError(f"the robot server's I/O thread failed: {router.error!r}") from router.error
+            if not work.poll(router.poll_ms, zmq.POLLIN):
                 continue
-            frames = socket.recv_multipart()
-            socket.send_multipart(handle(driver, frames))
+            envelope, body = _split(work.recv_multipart())
+            work.send_multipart([*envelope, *handle(driver, body)])
             served += 1
     finally:
-        socket.close(linger=0)
-        context.term()
-    return served
+        router.closing.set()
+        if router.thread.is_alive():
+            router.thread.join(timeout=max(5.0, 10 * poll_interval))
+        if router.thread.is_alive():  # stuck in driver.stop(): leave its sockets (and the context) alone
+            log.error("robot server: the I/O thread did not end; leaving its sockets open")
+            work.close(linger=0)
+        else:
+            for socket in (frontend, work, relay):
+                socket.close(linger=0)
+            context.term()
+    return served + router.answered
 
 
 def _heartbeats(zmq: Any, socket: Any, heartbeat: float) -> None:
@@ -209,15 +317,40 @@ def _heartbeats(zmq: Any, socket: Any, heartbeat: float) -> None:
 
 
 # ---- the workstation side ---------------------------------------------------------------------------------
+def moving_timeouts(features: dict[str, Any], margin: float) -> dict[str, float]:
+    """Seconds a client waits for each moving request to a server whose driver has ``features``: the longest
+    the driver may take before it stops the robot and reports (``max_seconds``; else ``motion_timeout`` times
+    the request's :data:`LEGS`), plus ``margin``; :data:`DEFAULT_MOTION_TIMEOUT` when the driver says neither
+    (a simulator, whose steps are quick)."""
+    max_seconds = features.get("max_seconds")
+    max_seconds = max_seconds if isinstance(max_seconds, dict) else {}
+    per_leg = features.get("motion_timeout")
+    out: dict[str, float] = {}
+    for method in sorted(MOVING):
+        worst = max_seconds.get(method)
+        if not (isinstance(worst, int | float) and worst > 0) and isinstance(per_leg, int | float) and per_leg > 0:
+            worst = LEGS[method] * per_leg
+        out[method] = float(worst) + margin if isinstance(worst, int | float) and worst > 0 else DEFAULT_MOTION_TIMEOUT
+    return out
+
+
+class _NoReply(Exception):
+    """No reply within the request's time limit (internal to :meth:`RemoteDriver._call`)."""
+
+
 class RemoteDriver(RobotDriver):
     """A robot served by :func:`serve` on another machine (or process), behind the driver interface.
 
     Args:
         address: the server's endpoint, e.g. ``tcp://robot-pc:5555``.
-        timeout: seconds a quick request may take.
-        motion_timeout: seconds ``reset``, ``home`` and ``send_action`` may take.
+        timeout: seconds a quick request may take (and the margin added to the moving requests' limits).
+        motion_timeout: seconds ``reset``, ``home`` and ``send_action`` may take; None (the default) derives
+            them from the server driver's features on :meth:`connect` (:func:`moving_timeouts`).
         limits: the client-side clamp's limits; None takes the server driver's limits on :meth:`connect`.
         heartbeat: ZeroMQ heartbeat interval (s); 0 disables heartbeats.
+
+    ``done`` and ``success`` follow the server's driver when it reports them (a served simulator:
+    ``episode_known`` is then True); a real robot's episode has no known end.
     """
 
     name = "remote"
@@ -227,19 +360,23 @@ class RemoteDriver(RobotDriver):
         address: str,
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        motion_timeout: float = DEFAULT_MOTION_TIMEOUT,
+        motion_timeout: float | None = None,
         limits: SafetyLimits | None = None,
         heartbeat: float = DEFAULT_HEARTBEAT,
     ) -> None:
-        if not (timeout > 0 and motion_timeout > 0):
+        if not (timeout > 0 and (motion_timeout is None or motion_timeout > 0)):
             raise ValueError(f"timeouts must be > 0, got timeout={timeout}, motion_timeout={motion_timeout}")
         self.address = address
-        self.timeout, self.motion_timeout, self.heartbeat = float(timeout), float(motion_timeout), float(heartbeat)
+        self.timeout, self.heartbeat = float(timeout), float(heartbeat)
+        self.motion_timeout = None if motion_timeout is None else float(motion_timeout)
         self._fixed_limits = limits is not None
         if limits is not None:
             self.limits = limits
         self.remote_features: dict[str, Any] | None = None
         """the server driver's :meth:`features`, fetched by :meth:`connect`"""
+        self.moving_timeouts: dict[str, float] = {}
+        """seconds each moving request may take, derived from the server's features on :meth:`connect`"""
+        self.done, self.success, self.episode_known = False, False, False
         self._context: Any = None
         self._socket: Any = None
         self._monitor: Any = None
@@ -260,23 +397,16 @@ class RemoteDriver(RobotDriver):
             raise RuntimeError(f"already connected to {self.address}; disconnect first")
         zmq = _zmq()
         context = zmq.Context()
-        socket = context.socket(zmq.REQ)
-        socket.linger = 0
-        _heartbeats(zmq, socket, self.heartbeat)
-        monitor = socket.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
         try:
-            socket.connect(self.address)
+            self._socket, self._monitor, self._poller = self._open(context)
         except zmq.ZMQError as exc:
-            monitor.close(linger=0)
-            socket.close(linger=0)
             context.term()
             raise RobotConnectionError(f"cannot connect to the robot server at {self.address}: {exc}") from exc
-        poller = zmq.Poller()
-        poller.register(socket, zmq.POLLIN)
-        poller.register(monitor, zmq.POLLIN)
-        self._context, self._socket, self._monitor, self._poller = context, socket, monitor, poller
+        self._context = context
+        self.done, self.success, self.episode_known = False, False, False
         features = self._call("features")
         self.remote_features = features
+        self.moving_timeouts = moving_timeouts(features, self.timeout)
         if not self._fixed_limits:
             limits = dict(features["limits"])
             for corner in ("workspace_low", "workspace_high"):
@@ -284,14 +414,33 @@ class RemoteDriver(RobotDriver):
             self.limits = SafetyLimits(**limits)
         self.control_period = features.get("control_period")
 
+    def _open(self, context: Any) -> tuple[Any, Any, Any]:
+        """A REQ socket connected to the server, its monitor and a poller for both."""
+        zmq = _zmq()
+        socket = context.socket(zmq.REQ)
+        socket.linger = 0
+        _heartbeats(zmq, socket, self.heartbeat)
+        monitor = socket.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        try:
+            socket.connect(self.address)
+        except zmq.ZMQError:
+            monitor.close(linger=0)
+            socket.close(linger=0)
+            raise
+        poller = zmq.Poller()
+        poller.register(socket, zmq.POLLIN)
+        poller.register(monitor, zmq.POLLIN)
+        return socket, monitor, poller
+
     def disconnect(self) -> None:
-        """Close the link; safe to call twice. The robot is not told anything: every request is synchronous, so
-        no motion of this client is running (and a gripper holding an object keeps holding it)."""
+        """Close the link; safe to call twice. The robot is not told anything: every request is synchronous (an
+        interrupted moving request has already sent ``stop``), so no motion of this client is running (and a
+        gripper holding an object keeps holding it)."""
         self._drop()
 
-    def _drop(self) -> None:
-        socket, monitor, context = self._socket, self._monitor, self._context
-        self._socket = self._monitor = self._context = self._poller = None
+    def _close_socket(self) -> None:
+        socket, monitor = self._socket, self._monitor
+        self._socket = self._monitor = self._poller = None
         if socket is not None:
             try:
                 socket.disable_monitor()
@@ -300,48 +449,97 @@ class RemoteDriver(RobotDriver):
             socket.close(linger=0)
         if monitor is not None:
             monitor.close(linger=0)
+
+    def _drop(self) -> None:
+        self._close_socket()
+        context, self._context = self._context, None
         if context is not None:
             context.term()
 
+    def _fresh_socket(self) -> None:
+        """Replace a REQ socket stuck waiting for a reply with a new one (the late reply goes nowhere)."""
+        context = self._context
+        self._close_socket()
+        try:
+            self._socket, self._monitor, self._poller = self._open(context)
+        except Exception:  # cannot reconnect: the link is lost
+            log.warning("could not reopen the link to %s", self.address, exc_info=True)
+            self._drop()
+
+    def request_timeout(self, method: str) -> float:
+        """Seconds the client waits for a reply to ``method``."""
+        if method not in MOVING:
+            return self.timeout
+        if self.motion_timeout is not None:
+            return self.motion_timeout
+        return self.moving_timeouts.get(method, DEFAULT_MOTION_TIMEOUT)
+
+    def send_stop(self) -> str:
+        """Send ``stop`` on a fresh socket of its own and wait up to ``timeout`` for the answer (for when the
+        link's socket is busy waiting for another reply); returns what happened, in words. Never raises
+        (except on interrupt)."""
+        zmq = _zmq()
+        context = zmq.Context()
+        socket = context.socket(zmq.REQ)
+        socket.linger = 0
+        try:
+            socket.connect(self.address)
+            socket.send_multipart(encode({"method": "stop", "args": []}), flags=zmq.NOBLOCK)
+            if not socket.poll(max(1, int(self.timeout * 1000)), zmq.POLLIN):
+                return f"sent stop, but the robot server did not acknowledge it within {self.timeout:g} s"
+            reply = decode(socket.recv_multipart())
+            if isinstance(reply, dict) and reply.get("ok"):
+                return "sent stop; the robot server acknowledged it"
+            detail = f"{reply.get('error')}: {reply.get('message')}" if isinstance(reply, dict) else "a bad reply"
+            return f"sent stop; the robot server failed it ({detail})"
+        except (zmq.ZMQError, RobotDriverError) as exc:
+            return f"could not send stop ({type(exc).__name__}: {exc})"
+        finally:
+            socket.close(linger=0)
+            context.term()
+
     def _call(self, method: str, *args: Any, timeout: float | None = None) -> Any:
-        """One request and its reply, within ``timeout`` (default by kind of request)."""
+        """One request and its reply, within ``timeout`` (default: :meth:`request_timeout`)."""
         if not self.connected:
             raise RobotConnectionError(
                 f"not connected to the robot server at {self.address} (connect first, or again after a lost link)"
             )
         zmq = _zmq()
-        from zmq.utils.monitor import recv_monitor_message
-
-        limit = timeout if timeout is not None else (self.motion_timeout if method in MOVING else self.timeout)
+        limit = timeout if timeout is not None else self.request_timeout(method)
         try:
             self._socket.send_multipart(encode({"method": method, "args": list(args)}), flags=zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             self._drop()
             raise RobotConnectionError(f"cannot send {method} to the robot server at {self.address}: {exc}") from exc
-        deadline = time.monotonic() + limit
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+        try:
+            frames = self._wait(method, limit)
+        except _NoReply:
+            what = "nothing was moving (the robot rests between actions); "
+            try:
+                if method in MOVING:
+                    what = f"{self.send_stop()}; "
+            finally:  # also when interrupted while sending stop
                 self._drop()
-                raise RobotConnectionError(
-                    f"the robot server at {self.address} did not answer {method} within {limit:g} s; the link is "
-                    "considered lost (the robot side stops on its own timeouts); connect again"
-                )
-            events = dict(self._poller.poll(max(1, int(remaining * 1000))))
-            if self._monitor in events:
-                event = recv_monitor_message(self._monitor)
-                if event["event"] == zmq.EVENT_DISCONNECTED:
-                    self._drop()
-                    raise RobotConnectionError(
-                        f"lost the connection to the robot server at {self.address} while waiting for {method} "
-                        "(server stopped, killed or unreachable); connect again"
-                    )
-                continue
-            if self._socket in events:
-                reply = decode(self._socket.recv_multipart())
-                break
+            raise RobotConnectionError(
+                f"the robot server at {self.address} did not answer {method} within {limit:g} s; {what}the link "
+                "is considered lost; connect again"
+            ) from None
+        except RobotConnectionError:  # the link dropped (already torn down)
+            raise
+        except BaseException:  # Ctrl-C (or any error) while the server works on it: stop first, then a new socket
+            try:
+                if method in MOVING:
+                    log.warning("%s to %s interrupted: %s", method, self.address, self.send_stop())
+            finally:  # the waiting socket cannot send again; also when interrupted while sending stop
+                self._fresh_socket()
+            raise
+        reply = decode(frames)
         if not isinstance(reply, dict) or "ok" not in reply:
             raise ProtocolError(f"malformed reply to {method} from {self.address}")
+        episode = reply.get("episode")
+        if isinstance(episode, dict):
+            self.done, self.success = bool(episode.get("done")), bool(episode.get("success"))
+            self.episode_known = True
         if reply["ok"]:
             return reply.get("result")
         name, message = str(reply.get("error")), str(reply.get("message"))
@@ -349,6 +547,37 @@ class RemoteDriver(RobotDriver):
         if cls is None:
             raise RobotDriverError(f"the robot server failed {method}: {name}: {message}")
         raise cls(f"robot server: {message}")
+
+    def _wait(self, method: str, limit: float) -> list[bytes]:
+        """The reply frames; :class:`_NoReply` after ``limit`` s; RobotConnectionError (link dropped) when the
+        connection goes away."""
+        zmq = _zmq()
+        from zmq.utils.monitor import recv_monitor_message
+
+        deadline = time.monotonic() + limit
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _NoReply
+            events = dict(self._poller.poll(max(1, int(remaining * 1000))))
+            if self._monitor in events:
+                event = recv_monitor_message(self._monitor)
+                if event["event"] == zmq.EVENT_DISCONNECTED:
+                    self._drop()
+                    moving = (
+                        " The robot server's driver ends or stops the running action on its own timeouts; no "
+                        "further actions are sent."
+                        if method in MOVING
+                        else ""
+                    )
+                    raise RobotConnectionError(
+                        f"lost the connection to the robot server at {self.address} while waiting for {method} "
+                        f"(server stopped, killed or unreachable); connect again.{moving}"
+                    )
+                continue
+            if self._socket in events:
+                frames: list[bytes] = self._socket.recv_multipart()
+                return frames
 
     # ---- RobotDriver --------------------------------------------------------------------------------------
     def ping(self) -> float:
@@ -406,5 +635,6 @@ class RemoteDriver(RobotDriver):
             "connected": self.connected,
             "timeout": self.timeout,
             "motion_timeout": self.motion_timeout,
+            "moving_timeouts": self.moving_timeouts,
             "remote": self.remote_features,
         }

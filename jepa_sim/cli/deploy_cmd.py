@@ -27,11 +27,14 @@ class DeployArgs:
     rejection); clamped actions are reported. Before anything moves, a start-up check prints the driver's
     features, the robot state, the safety limits and the camera frame. With --dry-run the agent plans from the
     live camera and state and prints its actions, and nothing is sent (no homing either). Ctrl-C or any error
-    stops the robot (driver.stop()) and reports; whatever was recorded so far is saved.
+    stops the robot (driver.stop(); with --driver remote a stop also goes out at once on a fresh connection when
+    a running action is interrupted or times out) and reports; whatever was recorded so far is saved.
 
     --record DIR adds the run as one episode to the dataset folder DIR in the format of `jepa-sim collect`
     (frames, measured states, achieved-change labels, commanded and executed actions), so that real episodes
-    can fine-tune the predictor (`jepa-sim encode`, `jepa-sim train`). Successive runs add episodes.
+    can fine-tune the predictor (`jepa-sim encode`, `jepa-sim train`). Successive runs add episodes; a folder
+    that holds episodes recorded with other settings (driver, image size, object) is refused before the robot
+    is connected.
 
     Goal images are framed like the camera: the largest centred square, resized to --image-size (never
     squashed). --subgoals are pursued in order before --goal.
@@ -97,15 +100,21 @@ class DeployArgs:
     relative_dynamics_factor: float = 0.1
     """--driver franky: scale (0, 1] of velocity, acceleration and jerk limits"""
     motion_timeout: float = 10.0
-    """--driver franky: seconds one action may take; --driver remote: twice this for a moving request"""
+    """--driver franky: seconds the arm motion of one action may take (and then its gripper command) before it
+    is stopped and reported. --driver remote uses the robot server's settings: the client waits as long as the
+    server's driver may take (its features' max_seconds), plus --timeout"""
+    home_timeout: float = 60.0
+    """--driver franky: seconds each leg of homing (joints, Cartesian, gripper) may take"""
     timeout: float = 5.0
-    """--driver remote: seconds a quick request may take before the link counts as lost"""
+    """--driver remote: seconds a quick request may take before the link counts as lost (and the margin added
+    to the waits for moving requests)"""
     realtime: bool | None = None
     """--driver franky: require a real-time kernel (libfranka's RealtimeConfig.Enforce); default: required unless
     --robot-ip is a loopback address (franky-sim)"""
-    tcp_offset: float = 0.0
-    """--driver franky: metres along the fingers from libfranka's end-effector frame to the state's tool point
-    (the simulator's tool point, the finger-pad centre of its longer fingers, is 0.02 past it)"""
+    tcp_offset: float = 0.02
+    """--driver franky: metres along the fingers from libfranka's end-effector frame to the state's tool point.
+    The default is the simulator's tool point (the finger-pad centre of its fingers, 0.02 m past libfranka's
+    end-effector point), the convention the models are trained in; change it only for other fingers"""
     device: str = "auto"
 
 
@@ -114,16 +123,24 @@ class RobotServerArgs:
     """Serve a robot to a policy workstation over ZeroMQ (`jepa-sim deploy --driver remote --address ...`).
 
     Runs on the robot PC: connects the driver, then answers observe/act requests (every action is clamped here
-    too, against the freshly measured state) until Ctrl-C, then stops the robot and disconnects.
+    too, against the freshly measured state) until Ctrl-C, then stops the robot and disconnects. A stop request
+    is answered at once, also while an action runs.
+
+    SECURITY: the server has no authentication. Anyone who can reach --address can move the robot. It listens
+    on loopback (tcp://127.0.0.1:5555) by default; expose it (e.g. tcp://0.0.0.0:5555, or the robot network's
+    interface address) only on an isolated robot network that nothing else can reach.
 
     Examples:
-      jepa-sim robot-server --driver franky --robot-ip 172.16.0.2 --camera opencv:0 --address tcp://0.0.0.0:5555
-      jepa-sim robot-server --driver sim --address tcp://127.0.0.1:5555
+      jepa-sim robot-server --driver franky --robot-ip 172.16.0.2 --camera opencv:0 --address tcp://10.0.0.1:5555
+      jepa-sim robot-server --driver sim
     """
 
     driver: Literal["franky", "sim"] = "franky"
     robot_ip: str | None = None
-    address: str = "tcp://0.0.0.0:5555"
+    """the Franka's address (--driver franky)"""
+    address: str = "tcp://127.0.0.1:5555"
+    """the endpoint to listen on; loopback by default. Unauthenticated: anyone who can reach it can move the
+    robot, so bind a public interface (e.g. tcp://0.0.0.0:5555) only on an isolated robot network"""
     camera: str = "auto"
     """auto (sim: the simulator's; franky: twin), twin, opencv:N, or none"""
     image_size: int = 128
@@ -131,13 +148,19 @@ class RobotServerArgs:
     object: str = "cup"
     relative_dynamics_factor: float = 0.1
     motion_timeout: float = 10.0
+    """--driver franky: seconds the arm motion of one action may take (and then its gripper command)"""
+    home_timeout: float = 60.0
+    """--driver franky: seconds each leg of homing (joints, Cartesian, gripper) may take"""
     realtime: bool | None = None
     """require a real-time kernel; default: required unless --robot-ip is a loopback address (franky-sim)"""
-    tcp_offset: float = 0.0
+    tcp_offset: float = 0.02
+    """--driver franky: metres along the fingers from libfranka's end-effector frame to the tool point; the
+    default is the simulator's tool point (0.02 m past it), the models' convention"""
 
 
-def _fail(message: str) -> SystemExit:
-    return SystemExit(f"jepa-sim deploy: {message}")
+def _fail(message: str, command: str = "deploy") -> SystemExit:
+    """The error that ends ``jepa-sim <command>`` with ``message`` (exit code 1)."""
+    return SystemExit(f"jepa-sim {command}: {message}")
 
 
 def _print_features(title: str, features: dict[str, Any], indent: str = "") -> None:
@@ -150,7 +173,7 @@ def _fmt(values: Any) -> str:
     return "[" + " ".join(f"{float(v):+.3f}" for v in values) + "]"
 
 
-def _make_camera(spec: str, image_size: int, driver: RobotDriver) -> Camera | None:
+def _make_camera(spec: str, image_size: int, driver: RobotDriver, command: str = "deploy") -> Camera | None:
     """``twin`` / ``opencv:N`` / ``none``."""
     from agents.drivers.camera import DigitalTwinCamera, OpenCVCamera
 
@@ -161,11 +184,11 @@ def _make_camera(spec: str, image_size: int, driver: RobotDriver) -> Camera | No
         return OpenCVCamera(int(device) if device.isdigit() else device, image_size)
     if spec in ("none", "driver"):
         return None
-    raise _fail(f"unknown camera {spec!r}; choose twin, driver, opencv:N or none")
+    raise _fail(f"unknown camera {spec!r}; choose twin, driver, opencv:N or none", command)
 
 
 def _make_driver(
-    kind: str, args: DeployArgs | RobotServerArgs, timeout: float = 5.0
+    kind: str, args: DeployArgs | RobotServerArgs, timeout: float = 5.0, command: str = "deploy"
 ) -> tuple[RobotDriver, Camera | None, bool]:
     """(driver, camera, whether the camera is read here rather than by the driver)."""
     camera_spec = args.camera
@@ -174,29 +197,52 @@ def _make_driver(
         from agents.drivers.sim import SimDriver
 
         if camera_spec not in ("auto", "driver"):
-            raise _fail("--driver sim observes through the simulator's own camera (--camera auto)")
+            raise _fail("--driver sim observes through the simulator's own camera (--camera auto)", command)
         return SimDriver.make(args.env, args.object, image_size=args.image_size), None, False
     if kind == "franky":
         from agents.drivers.franky import FrankyDriver
 
         if not args.robot_ip:
-            raise _fail("--driver franky needs --robot-ip")
+            raise _fail("--driver franky needs --robot-ip", command)
         franky = FrankyDriver(
             relative_dynamics_factor=args.relative_dynamics_factor,
             motion_timeout=args.motion_timeout,
+            home_timeout=args.home_timeout,
             realtime=_realtime(args.realtime, args.robot_ip),
             tcp_offset=args.tcp_offset,
             ip=args.robot_ip,
         )
-        camera = _make_camera("twin" if camera_spec == "auto" else camera_spec, args.image_size, franky)
+        camera = _make_camera("twin" if camera_spec == "auto" else camera_spec, args.image_size, franky, command)
         franky.camera = camera
         return franky, camera, False
     from agents.drivers.remote import RemoteDriver
 
     assert isinstance(args, DeployArgs)
-    remote = RemoteDriver(args.address, timeout=timeout, motion_timeout=2 * args.motion_timeout)
-    camera = _make_camera("driver" if camera_spec == "auto" else camera_spec, args.image_size, remote)
+    remote = RemoteDriver(args.address, timeout=timeout)  # moving requests: as long as the server's driver may take
+    camera = _make_camera("driver" if camera_spec == "auto" else camera_spec, args.image_size, remote, command)
     return remote, camera, camera is not None
+
+
+def _record_spec(args: DeployArgs) -> dict[str, Any]:
+    """The dataset spec of a --record folder: episodes with another spec do not go into the same folder."""
+    env_id = args.env if args.driver == "sim" else f"deploy/{args.driver}"
+    return {"source": "jepa-sim deploy", "env_ids": [env_id], "objects": [args.object],
+            "image_size": args.image_size, "driver": args.driver}  # fmt: skip
+
+
+def _check_record_folder(args: DeployArgs) -> None:
+    """Refuse a --record folder that holds episodes recorded with other settings (ValueError; before anything
+    is connected, so that no real episode is run only to be thrown away)."""
+    from jepa_sim.data.manifest import manifest_path, read_manifest, spec_differences
+
+    if args.record is None or not manifest_path(args.record).exists():
+        return
+    diffs = spec_differences(read_manifest(args.record).get("spec", {}), _record_spec(args))
+    if diffs:
+        raise ValueError(
+            f"--record {args.record} already holds episodes recorded with different settings ({'; '.join(diffs)}); "
+            "run with the same settings to add to it, or choose another --record folder"
+        )
 
 
 class _Recorder:
@@ -239,7 +285,6 @@ class _Recorder:
             DATASET_FORMAT,
             DATASET_FORMAT_VERSION,
             EPISODES_DIR,
-            check_same_spec,
             manifest_path,
             read_manifest,
             write_manifest,
@@ -268,7 +313,8 @@ class _Recorder:
             grasped = np.zeros(steps + 1, bool)
             success = np.zeros(steps + 1, bool)
             goal_pos = np.zeros(3)
-        env_id = args.env if args.driver == "sim" else f"deploy/{args.driver}"
+        spec = _record_spec(args)
+        env_id = spec["env_ids"][0]
         arrays: dict[str, NDArray[Any]] = {
             "frames": np.asarray(self.frames, np.uint8),
             "states": states,
@@ -285,12 +331,10 @@ class _Recorder:
             "goal_image": np.asarray(goals[-1], np.uint8),
             "subgoal_images": np.asarray(goals if len(goals) > 1 else [], np.uint8).reshape(-1, *goals[-1].shape),
         }
-        spec = {"source": "jepa-sim deploy", "env_ids": [env_id], "objects": [args.object],
-                "image_size": args.image_size, "driver": args.driver}  # fmt: skip
         self.root.mkdir(parents=True, exist_ok=True)
         if manifest_path(self.root).exists():
+            _check_record_folder(args)  # checked before the run too; again in case the folder changed meanwhile
             manifest = read_manifest(self.root)
-            check_same_spec(self.root, manifest, spec)
         else:
             durations = np.diff(self.times)
             period = self.features.get("control_period") or (float(np.mean(durations)) if steps else 1.0)
@@ -358,6 +402,7 @@ def run(args: DeployArgs) -> int:
 
     # ---- everything that can fail without a robot, first ---------------------------------------------------
     try:
+        _check_record_folder(args)
         goals = [load_image(str(p), args.image_size) for p in (*args.subgoals, *([args.goal] if args.goal else []))]
         device = resolve_device(args.device)
         encoder = load_encoder(args.encoder, device=str(device))
@@ -458,12 +503,7 @@ def run(args: DeployArgs) -> int:
         if status != 0:
             print(f"\njepa-sim deploy: {outcome}")
             if moving:
-                try:
-                    driver.stop()
-                    print("stopped the robot")
-                except Exception as stop_exc:  # a lost link: the robot stops on its own communication timeout
-                    print(f"could not send stop ({type(stop_exc).__name__}: {stop_exc}); a robot that lost its "
-                          "controller stops on its own communication timeout; check it")  # fmt: skip
+                print(_stop_robot(driver, args.driver))
         if recorder is not None:
             try:
                 path = recorder.save(outcome)
@@ -480,22 +520,65 @@ def run(args: DeployArgs) -> int:
     return status
 
 
+def _stop_robot(driver: RobotDriver, kind: str) -> str:
+    """Stop the robot after an error or Ctrl-C (best effort, never raises); what happened, to print."""
+    from agents.drivers.remote import RemoteDriver
+
+    try:
+        driver.stop()
+        return "stopped the robot"
+    except Exception as exc:
+        failed = f"could not send stop ({type(exc).__name__}: {exc})"
+    if isinstance(driver, RemoteDriver):  # the link is gone: try once more on a connection of its own
+        return (
+            f"{failed}; on a new connection: {driver.send_stop()}. Either way the robot server's driver ends or "
+            "stops the running action on its own timeouts and no further actions are sent; check the robot"
+        )
+    if kind == "franky":
+        return (
+            f"{failed}; a Franka whose control link is lost stops on its own (libfranka's communication timeout) "
+            "unless the link is only slow; check the robot and use the user stop if it still moves"
+        )
+    return f"{failed}; check the robot"
+
+
 def serve_robot(args: RobotServerArgs) -> int:
     """``jepa-sim robot-server``."""
     from agents.drivers.remote import serve
 
-    driver, camera, _ = _make_driver(args.driver, args)
+    command = "robot-server"
     try:
-        driver.connect()
+        import zmq
+    except ImportError as exc:
+        raise _fail("the robot server needs pyzmq: pip install pyzmq", command) from exc
+    try:
+        driver, camera, _ = _make_driver(args.driver, args, command=command)
+    except (ValueError, RuntimeError) as exc:  # a camera that cannot open (CameraError), a bad --env, ...
+        raise _fail(f"cannot set up the {args.driver} driver: {exc}", command) from exc
+    connected = False
+    try:
+        try:
+            driver.connect()
+        except (ValueError, RuntimeError) as exc:  # RobotConnectionError and the other driver errors
+            raise _fail(f"cannot connect the {args.driver} driver: {exc}", command) from exc
+        connected = True
         _print_features("robot-server: driver features", driver.features())
-        serve(driver, args.address, on_ready=lambda endpoint: print(f"robot-server: serving on {endpoint}", flush=True))
+        try:
+            serve(
+                driver,
+                args.address,
+                on_ready=lambda endpoint: print(f"robot-server: serving on {endpoint}", flush=True),
+            )
+        except zmq.ZMQError as exc:
+            raise _fail(f"cannot serve on {args.address}: {exc}", command) from exc
     except KeyboardInterrupt:
         print("\nrobot-server: interrupted")
     finally:
-        try:
-            driver.stop()
-        except Exception as exc:
-            print(f"robot-server: stop failed: {type(exc).__name__}: {exc}")
+        if connected:
+            try:
+                driver.stop()
+            except Exception as exc:
+                print(f"robot-server: stop failed: {type(exc).__name__}: {exc}")
         driver.close()
         if camera is not None:
             camera.close()
