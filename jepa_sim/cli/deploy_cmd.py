@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from jepa_sim.cli.planner_args import PlannerArgs
+
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
@@ -20,7 +22,7 @@ DriverName = Literal["franky", "remote", "sim"]
 
 
 @dataclass(frozen=True)
-class DeployArgs:
+class DeployArgs(PlannerArgs):
     """Run the encoder + predictor + planner agent on a robot toward goal image(s), one planned action per step.
 
     Every action passes the driver's safety clamp (per-step limits, workspace box, gripper range, NaN/inf
@@ -76,21 +78,6 @@ class DeployArgs:
     """wait for Enter after the start-up check before moving"""
     encoder: str = "default"
     predictor: str = "default"
-    planner: Literal["cem", "mppi"] = "cem"
-    horizon: int = 2
-    samples: int = 64
-    topk: int = 10
-    """CEM elites"""
-    temperature: float = 0.1
-    """MPPI softmax temperature"""
-    iterations: int = 3
-    momentum: float = 0.15
-    max_xyz: float = 0.075
-    """per-step translation bound of planned actions (m)"""
-    max_gripper: float = 0.75
-    """per-step gripper-change bound of planned actions"""
-    max_yaw: float = 0.0
-    """per-step yaw bound of planned actions (rad; 0 = yaw held)"""
     seed: int = 0
     """the planner's seed (and the simulator's layout with --driver sim)"""
     env: str = "JepaSim/FrankaReach-v0"
@@ -397,7 +384,6 @@ def run(args: DeployArgs) -> int:
     from agents.mpc import MPCAgent, MPCConfig
     from jepa_sim.encoders import EncoderLoadError, load_encoder
     from jepa_sim.encoders.base import resolve_device
-    from jepa_sim.planning import CEM, MPPI, ActionBounds, CEMConfig, MPPIConfig, SamplingPlanner
     from jepa_sim.predictor.checkpoint import PredictorLoadError, load_predictor
 
     # ---- everything that can fail without a robot, first ---------------------------------------------------
@@ -407,17 +393,8 @@ def run(args: DeployArgs) -> int:
         device = resolve_device(args.device)
         encoder = load_encoder(args.encoder, device=str(device))
         predictor, _ = load_predictor(args.predictor, encoder.id, device)
-        if not 1 <= args.horizon <= predictor.config.max_steps:
-            raise ValueError(f"--horizon must be in 1..{predictor.config.max_steps}, got {args.horizon}")
-        bounds = ActionBounds(xyz=args.max_xyz, rotation=0.0, gripper=args.max_gripper, yaw=args.max_yaw)
-        planner: SamplingPlanner = (
-            CEM(CEMConfig(horizon=args.horizon, samples=args.samples, topk=args.topk,
-                          iterations=args.iterations, momentum=args.momentum), bounds)
-            if args.planner == "cem"
-            else MPPI(MPPIConfig(horizon=args.horizon, samples=args.samples, iterations=args.iterations,
-                                 temperature=args.temperature), bounds)
-        )  # fmt: skip
-        agent = MPCAgent(encoder, predictor, planner, MPCConfig(seed=args.seed))
+        args.check_horizon(predictor.config.max_steps)
+        agent = MPCAgent(encoder, predictor, args.build_planner(), MPCConfig(seed=args.seed))
         driver, camera, camera_here = _make_driver(args.driver, args, args.timeout)
     except (EncoderLoadError, PredictorLoadError, FileNotFoundError, ValueError, CameraError) as exc:
         raise _fail(str(exc)) from exc
@@ -433,8 +410,7 @@ def run(args: DeployArgs) -> int:
 
     print(f"jepa-sim deploy: {args.driver} driver{' (DRY RUN: nothing will be sent)' if args.dry_run else ''}")
     _print_features("driver features", driver.features())
-    print(f"planner: {args.planner.upper()} {args.samples} samples x {args.iterations} iterations, horizon "
-          f"{args.horizon}; encoder {encoder.id}; {len(goals) or 'simulator'} goal image(s)")  # fmt: skip
+    print(f"planner: {args.planner_summary()}; encoder {encoder.id}; {len(goals) or 'simulator'} goal image(s)")
 
     recorder: _Recorder | None = None
     status, outcome, moving = 0, "finished", False

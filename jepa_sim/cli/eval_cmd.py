@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+
+from jepa_sim.cli.planner_args import PlannerArgs
 
 METHODS = ("mpc", "bc", "random", "oracle", "simmpc")
 
 
 @dataclass(frozen=True)
-class EvalArgs:
+class EvalArgs(PlannerArgs):
     """Plan toward goal images in the simulator and measure success, like Table 2 of the V-JEPA 2 paper.
 
     Methods:
@@ -22,7 +23,8 @@ class EvalArgs:
       oracle  the scripted expert with privileged simulator state: an upper bound
       simmpc  the MPC agent with the simulator itself as its model (each candidate executed in the real physics
               from the current state, its final frame encoded): same energy and planner, a perfect model, so
-              it is the planner's own ceiling. About 20x slower than mpc per step (3 s at the defaults).
+              it is the planner's own ceiling. About 20x slower than mpc per step (about 4 s at the defaults).
+
     Trial i of every task and object uses env seed SEED + i for every method, so the methods face the same
     layouts.
 
@@ -59,22 +61,6 @@ class EvalArgs:
     grasp_subgoals: bool = False
     """give the agents extra sub-goal images for the grasping tasks (open at the object, closed at the object,
     then the goal): an experiment on the energy's grasp barrier (README)"""
-    planner: Literal["cem", "mppi"] = "cem"
-    """`cem` (the paper's) or `mppi` (same samples, iterations and bounds; every sample weighted by its cost)"""
-    horizon: int = 2
-    samples: int = 64
-    topk: int = 10
-    """CEM elites"""
-    temperature: float = 0.1
-    """MPPI softmax temperature, relative to the spread of each iteration's costs"""
-    iterations: int = 3
-    momentum: float = 0.15
-    max_xyz: float = 0.075
-    """per-step translation bound of planned actions (m)"""
-    max_gripper: float = 0.75
-    """per-step gripper-change bound of planned actions"""
-    max_yaw: float = 0.0
-    """per-step yaw bound of planned actions (rad; 0 = yaw held, as in the paper; roll and pitch are always held)"""
     device: str = "auto"
 
 
@@ -93,7 +79,6 @@ def run(args: EvalArgs) -> int:
     from jepa_sim.encoders import EncoderLoadError, load_encoder
     from jepa_sim.encoders.base import resolve_device
     from jepa_sim.media import write_video
-    from jepa_sim.planning import CEM, MPPI, ActionBounds, CEMConfig, MPPIConfig, SamplingPlanner
     from jepa_sim.predictor.checkpoint import PredictorLoadError, load_predictor
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -124,19 +109,11 @@ def run(args: EvalArgs) -> int:
         if "bc" in methods:
             assert encoder is not None
             bc_agent = BCAgent(load_bc(args.bc, encoder.id).to(device), encoder.encode)
-        bounds = ActionBounds(xyz=args.max_xyz, rotation=0.0, gripper=args.max_gripper, yaw=args.max_yaw)
-        planner: SamplingPlanner = (
-            CEM(CEMConfig(horizon=args.horizon, samples=args.samples, topk=args.topk,
-                          iterations=args.iterations, momentum=args.momentum), bounds)
-            if args.planner == "cem"
-            else MPPI(MPPIConfig(horizon=args.horizon, samples=args.samples, iterations=args.iterations,
-                                 temperature=args.temperature), bounds)
-        )  # fmt: skip
+        planner = args.build_planner()
         if "mpc" in methods:
             assert encoder is not None
             predictor, _ = load_predictor(args.predictor, encoder.id, device)
-            if not 1 <= args.horizon <= predictor.config.max_steps:
-                raise ValueError(f"--horizon must be in 1..{predictor.config.max_steps}, got {args.horizon}")
+            args.check_horizon(predictor.config.max_steps)
             agent = MPCAgent(encoder, predictor, planner)
     except (EncoderLoadError, PredictorLoadError, FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"jepa-sim eval: {exc}") from exc
@@ -158,8 +135,7 @@ def run(args: EvalArgs) -> int:
     cells = [(ENV_IDS[t], t, o) for t in tasks for o in objects]
     total = len(cells) * len(methods) * args.trials
     print(f"{len(cells)} task/object cells x {len(methods)} methods x {args.trials} trials = {total} episodes"
-          + (f"; MPC: {args.planner.upper()} {args.samples} samples x {args.iterations} iterations, "
-             f"horizon {args.horizon}"
+          + (f"; MPC: {args.planner_summary()}"
              if {"mpc", "simmpc"} & set(methods) else ""))  # fmt: skip
     bar = tqdm(total=total, desc="eval", unit="ep", mininterval=1.0)
     done: list[TrialResult] = []
@@ -177,14 +153,10 @@ def run(args: EvalArgs) -> int:
                         refresh=False)  # fmt: skip
         bar.update(1)
 
-    planner_meta = {"name": args.planner, "horizon": args.horizon, "samples": args.samples, "topk": args.topk,
-                    "iterations": args.iterations, "momentum": args.momentum, "temperature": args.temperature,
-                    "max_xyz": args.max_xyz, "max_gripper": args.max_gripper,
-                    "max_yaw": args.max_yaw}  # fmt: skip
     meta = {"methods": methods, "tasks": tasks, "objects": objects, "trials": args.trials, "seed": args.seed,
             "encoder": args.encoder, "predictor": args.predictor, "bc": args.bc, "image_size": args.image_size,
             "grasp_subgoals": args.grasp_subgoals,
-            "device": args.device, "planner": planner_meta}  # fmt: skip
+            "device": args.device, "planner": args.planner_meta()}  # fmt: skip
     for name in earlier:  # only now that every model loaded: a failed start never deletes an evaluation
         (args.out / name).unlink()
     for name in ("results.md", "results.png"):
