@@ -263,35 +263,16 @@ def test_deploy_through_a_served_simulator_ends_cleanly_when_its_episode_ends(
 ) -> None:
     """The end of a served simulator's episode reaches `jepa-sim deploy --driver remote`: it stops there with
     success, instead of failing on the next action ("the episode is over")."""
-    import queue
-
-    from agents.drivers.remote import serve
-    from agents.drivers.sim import SimDriver
+    from robot_threads import served_reach_sim
 
     pytest.importorskip("zmq", reason="pyzmq is not installed")
-    ready: queue.Queue[str] = queue.Queue()
-    stop = threading.Event()
-
-    def run() -> None:  # the driver is made in the serving thread (its GL context lives there)
-        sim = SimDriver.make("JepaSim/FrankaReach-v0", "cup", image_size=64, max_episode_steps=2)
-        try:
-            serve(sim, "tcp://127.0.0.1:*", stop=stop, on_ready=ready.put)
-        finally:
-            sim.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        endpoint = ready.get(timeout=120)
+    with served_reach_sim(max_episode_steps=2, start_timeout=120) as endpoint:
         args = ["deploy", "--driver", "remote", "--address", endpoint, "--goal", str(goal), "--max-steps", "5",
                 *models]  # fmt: skip
         assert main(args) == 0
         out = capsys.readouterr().out
         assert out.count(" executed [") == 2 and "episode ended (success: False)" in out, out[-3000:]
         assert "done: 2 steps sent" in out
-    finally:
-        stop.set()
-        thread.join(10)
 
 
 def test_robot_server_errors_are_its_own_and_clear(tmp_path: Path) -> None:

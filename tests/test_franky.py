@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from robot_threads import in_thread
 
 from agents.drivers.franky import (
     HOME_POSE,
@@ -283,26 +284,11 @@ def test_connecting_to_nothing_fails_fast() -> None:
         d.get_state()
 
 
-def _run_in_thread(fn: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as e:  # reported to the test
-            box["error"] = e
-        box["end"] = time.monotonic()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, box
-
-
 def test_a_killed_server_is_reported_promptly_and_nothing_hangs() -> None:
     with franky_sim() as (host, proc):
         d = make_driver(relative_dynamics_factor=0.02)  # slow, so that the server dies mid-motion
         d.connect(host)
-        thread, box = _run_in_thread(lambda: d.send_action(np.array([0.075, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])))
+        thread, box = in_thread(lambda: d.send_action(np.array([0.075, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])))
         time.sleep(0.5)
         assert thread.is_alive(), f"the motion should still run: {box}"
         kill(proc)
@@ -329,7 +315,7 @@ def test_a_server_killed_while_idle_is_reported_on_the_next_call() -> None:
         d.get_state()
         kill(proc)
         killed = time.monotonic()
-        thread, box = _run_in_thread(d.get_state)
+        thread, box = in_thread(d.get_state)
         thread.join(LOST_LINK_TIMEOUT + 5)
         assert not thread.is_alive(), "get_state hangs after the server died"
         assert isinstance(box.get("error"), RobotConnectionError), box

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from robot_threads import in_thread, served_reach_sim
 
 from agents.drivers.base import Observation, RobotConnectionError, RobotDriver, RobotMotionError
 from agents.drivers.remote import ProtocolError, RemoteDriver, decode, encode, serve
@@ -166,27 +167,12 @@ def test_server_side_errors_come_back_as_the_same_class_and_the_server_keeps_ser
     assert not thread.is_alive() and served["count"] == 3  # features, get_observation, reset
 
 
-def _in_thread(fn: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as e:  # reported to the test
-            box["error"] = e
-        box["end"] = time.monotonic()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, box
-
-
 def test_a_server_killed_mid_action_is_reported_at_once_and_nothing_hangs() -> None:
     with sim_server(action_delay=20.0) as (endpoint, proc):  # each action takes 20 s on the server
         driver = RemoteDriver(endpoint, timeout=30.0, motion_timeout=60.0)
         driver.connect()
         driver.timeout = TIMEOUT
-        thread, box = _in_thread(lambda: driver.send_action(np.array([0.02, 0, 0, 0, 0, 0, 0])))
+        thread, box = in_thread(lambda: driver.send_action(np.array([0.02, 0, 0, 0, 0, 0, 0])))
         time.sleep(1.0)
         assert thread.is_alive(), f"the action should still run: {box}"
         kill(proc)
@@ -213,7 +199,7 @@ def test_a_server_killed_while_idle_is_reported_within_the_timeout() -> None:
         driver.get_state()
         kill(proc)
         killed = time.monotonic()
-        thread, box = _in_thread(driver.get_observation)
+        thread, box = in_thread(driver.get_observation)
         thread.join(TIMEOUT + 5)
         assert not thread.is_alive(), "get_observation hangs after the server died"
         assert isinstance(box.get("error"), RobotConnectionError), box
@@ -298,7 +284,7 @@ def test_a_stop_reaches_the_driver_at_once_while_an_action_runs() -> None:
         driver = RemoteDriver(endpoint, timeout=TIMEOUT)
         driver.connect()
         try:
-            thread, box = _in_thread(lambda: driver.send_action(ACTION))
+            thread, box = in_thread(lambda: driver.send_action(ACTION))
             assert arm.started.wait(10)
             time.sleep(0.2)
             asked = time.monotonic()
@@ -383,37 +369,22 @@ def test_moving_requests_wait_as_long_as_the_servers_driver_may_take() -> None:
 
 
 def test_a_served_simulators_episode_end_reaches_the_client() -> None:
-    from agents.drivers.sim import SimDriver
-
-    ready: queue.Queue[str] = queue.Queue()
-    stop = threading.Event()
-
-    def run() -> None:  # the driver is made in the serving thread (its GL context lives there)
-        sim = SimDriver.make("JepaSim/FrankaReach-v0", "cup", image_size=64, max_episode_steps=2)
+    with served_reach_sim(max_episode_steps=2, start_timeout=START_TIMEOUT) as endpoint:
+        driver = RemoteDriver(endpoint, timeout=30.0)
         try:
-            serve(sim, "tcp://127.0.0.1:*", stop=stop, on_ready=ready.put)
-        finally:
-            sim.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    driver = RemoteDriver(ready.get(timeout=START_TIMEOUT), timeout=30.0)
-    try:
-        driver.connect()
-        driver.reset(seed=0)
-        assert driver.episode_known and not driver.done
-        driver.send_action(np.zeros(7))
-        assert not driver.done
-        driver.send_action(np.zeros(7))
-        assert driver.done and driver.success is False  # truncated after 2 steps, the goal not reached
-        with pytest.raises(RuntimeError, match="the episode is over"):
+            driver.connect()
+            driver.reset(seed=0)
+            assert driver.episode_known and not driver.done
             driver.send_action(np.zeros(7))
-        driver.reset(seed=1)
-        assert not driver.done
-    finally:
-        driver.disconnect()
-        stop.set()
-        thread.join(10)
+            assert not driver.done
+            driver.send_action(np.zeros(7))
+            assert driver.done and driver.success is False  # truncated after 2 steps, the goal not reached
+            with pytest.raises(RuntimeError, match="the episode is over"):
+                driver.send_action(np.zeros(7))
+            driver.reset(seed=1)
+            assert not driver.done
+        finally:
+            driver.disconnect()
 
 
 def test_a_stop_ends_a_served_franky_motion_at_once() -> None:
@@ -431,7 +402,7 @@ def test_a_stop_ends_a_served_franky_motion_at_once() -> None:
                 driver.connect()
                 try:
                     assert driver.request_timeout("send_action") == 2 * arm.motion_timeout + TIMEOUT
-                    thread, box = _in_thread(lambda: driver.send_action(np.array([0.075, 0, 0, 0, 0, 0, 0])))
+                    thread, box = in_thread(lambda: driver.send_action(np.array([0.075, 0, 0, 0, 0, 0, 0])))
                     time.sleep(1.0)
                     assert thread.is_alive(), f"the motion should still run: {box}"
                     asked = time.monotonic()

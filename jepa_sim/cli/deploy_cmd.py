@@ -22,7 +22,36 @@ DriverName = Literal["franky", "remote", "sim"]
 
 
 @dataclass(frozen=True)
-class DeployArgs(PlannerArgs):
+class RobotArgs:
+    """The robot flags `jepa-sim deploy` and `jepa-sim robot-server` share."""
+
+    robot_ip: str | None = None
+    """the Franka's address (--driver franky)"""
+    image_size: int = 128
+    """side of the square camera (and goal) images"""
+    env: str = "JepaSim/FrankaReach-v0"
+    """--driver sim: the simulated task"""
+    object: str = "cup"
+    """--driver sim: the task object (deploy: also the label stored with --record)"""
+    relative_dynamics_factor: float = 0.1
+    """--driver franky: scale (0, 1] of velocity, acceleration and jerk limits"""
+    motion_timeout: float = 10.0
+    """--driver franky: seconds the arm motion of one action may take (and then its gripper command) before it
+    is stopped and reported. deploy --driver remote uses the robot server's settings: the client waits as long
+    as the server's driver may take (its features' max_seconds), plus --timeout"""
+    home_timeout: float = 60.0
+    """--driver franky: seconds each leg of homing (joints, Cartesian, gripper) may take"""
+    realtime: bool | None = None
+    """--driver franky: require a real-time kernel (libfranka's RealtimeConfig.Enforce); default: required unless
+    --robot-ip is a loopback address (franky-sim)"""
+    tcp_offset: float = 0.02
+    """--driver franky: metres along the fingers from libfranka's end-effector frame to the state's tool point.
+    The default is the simulator's tool point (the finger-pad centre of its fingers, 0.02 m past libfranka's
+    end-effector point), the convention the models are trained in; change it only for other fingers"""
+
+
+@dataclass(frozen=True)
+class DeployArgs(PlannerArgs, RobotArgs):
     """Run the encoder + predictor + planner agent on a robot toward goal image(s), one planned action per step.
 
     Every action passes the driver's safety clamp (per-step limits, workspace box, gripper range, NaN/inf
@@ -55,8 +84,6 @@ class DeployArgs(PlannerArgs):
 
     driver: DriverName = "franky"
     """franky (a Franka through franky-control, or franky-sim), remote (a `jepa-sim robot-server`), sim"""
-    robot_ip: str | None = None
-    """the Franka's address (--driver franky)"""
     address: str = "tcp://127.0.0.1:5555"
     """the robot server's endpoint (--driver remote)"""
     goal: Path | None = None
@@ -70,8 +97,6 @@ class DeployArgs(PlannerArgs):
     max_steps: int = 50
     camera: str = "auto"
     """auto, twin, driver, or opencv:N"""
-    image_size: int = 128
-    """side of the square camera and goal images"""
     home: bool = True
     """home the robot (sim: reset the episode) before the first step"""
     confirm: bool = False
@@ -80,33 +105,14 @@ class DeployArgs(PlannerArgs):
     predictor: str = "default"
     seed: int = 0
     """the planner's seed (and the simulator's layout with --driver sim)"""
-    env: str = "JepaSim/FrankaReach-v0"
-    """--driver sim: the simulated task"""
-    object: str = "cup"
-    """--driver sim: the task object; otherwise a label stored with --record"""
-    relative_dynamics_factor: float = 0.1
-    """--driver franky: scale (0, 1] of velocity, acceleration and jerk limits"""
-    motion_timeout: float = 10.0
-    """--driver franky: seconds the arm motion of one action may take (and then its gripper command) before it
-    is stopped and reported. --driver remote uses the robot server's settings: the client waits as long as the
-    server's driver may take (its features' max_seconds), plus --timeout"""
-    home_timeout: float = 60.0
-    """--driver franky: seconds each leg of homing (joints, Cartesian, gripper) may take"""
     timeout: float = 5.0
     """--driver remote: seconds a quick request may take before the link counts as lost (and the margin added
     to the waits for moving requests)"""
-    realtime: bool | None = None
-    """--driver franky: require a real-time kernel (libfranka's RealtimeConfig.Enforce); default: required unless
-    --robot-ip is a loopback address (franky-sim)"""
-    tcp_offset: float = 0.02
-    """--driver franky: metres along the fingers from libfranka's end-effector frame to the state's tool point.
-    The default is the simulator's tool point (the finger-pad centre of its fingers, 0.02 m past libfranka's
-    end-effector point), the convention the models are trained in; change it only for other fingers"""
     device: str = "auto"
 
 
 @dataclass(frozen=True)
-class RobotServerArgs:
+class RobotServerArgs(RobotArgs):
     """Serve a robot to a policy workstation over ZeroMQ (`jepa-sim deploy --driver remote --address ...`).
 
     Runs on the robot PC: connects the driver, then answers observe/act requests (every action is clamped here
@@ -123,26 +129,11 @@ class RobotServerArgs:
     """
 
     driver: Literal["franky", "sim"] = "franky"
-    robot_ip: str | None = None
-    """the Franka's address (--driver franky)"""
     address: str = "tcp://127.0.0.1:5555"
     """the endpoint to listen on; loopback by default. Unauthenticated: anyone who can reach it can move the
     robot, so bind a public interface (e.g. tcp://0.0.0.0:5555) only on an isolated robot network"""
     camera: str = "auto"
     """auto (sim: the simulator's; franky: twin), twin, opencv:N, or none"""
-    image_size: int = 128
-    env: str = "JepaSim/FrankaReach-v0"
-    object: str = "cup"
-    relative_dynamics_factor: float = 0.1
-    motion_timeout: float = 10.0
-    """--driver franky: seconds the arm motion of one action may take (and then its gripper command)"""
-    home_timeout: float = 60.0
-    """--driver franky: seconds each leg of homing (joints, Cartesian, gripper) may take"""
-    realtime: bool | None = None
-    """require a real-time kernel; default: required unless --robot-ip is a loopback address (franky-sim)"""
-    tcp_offset: float = 0.02
-    """--driver franky: metres along the fingers from libfranka's end-effector frame to the tool point; the
-    default is the simulator's tool point (0.02 m past it), the models' convention"""
 
 
 def _fail(message: str, command: str = "deploy") -> SystemExit:
