@@ -1,8 +1,12 @@
-"""Thread helpers the robot-driver tests share: a call run in the background, a simulator served in-process."""
+"""Helpers the robot-driver tests share: a call run in the background, a simulator served in-process, server
+subprocesses waited for and killed."""
 
 from __future__ import annotations
 
+import os
 import queue
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -49,3 +53,38 @@ def served_reach_sim(max_episode_steps: int, start_timeout: float) -> Iterator[s
     finally:
         stop.set()
         thread.join(10)
+
+
+def wait_for_line(proc: subprocess.Popen[bytes], is_ready: Callable[[str], bool], timeout: float, what: str) -> str:
+    """The first line of ``proc``'s output for which ``is_ready`` holds; the test fails (with the output so far)
+    when none comes within ``timeout`` seconds or the process exits first."""
+    import pytest
+
+    lines: queue.Queue[bytes] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+
+    def pump() -> None:  # read the output on a thread, so that waiting for it can time out
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic())).decode(errors="replace")
+        except queue.Empty:
+            pytest.fail(f"{what} did not come up in {timeout} s: {''.join(seen)[-2000:]}")
+        seen.append(line)
+        if is_ready(line):
+            return line
+        if proc.poll() is not None and lines.empty():
+            pytest.fail(f"{what} exited with {proc.returncode}: {''.join(seen)[-2000:]}")
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process group of ``proc`` (started with its own session) and reap it."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)

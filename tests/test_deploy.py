@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 import torch
 from numpy.typing import NDArray
+from robot_threads import kill
 from test_encoders import tiny_vjepa2
-from test_franky import assert_reached, franky_sim, kill, make_driver
+from test_franky import assert_reached, franky_sim, make_driver
 
 from jepa_sim.cli.main import main
 from jepa_sim.data.dataset import EpisodeDataset

@@ -8,13 +8,10 @@ franky-sim executable is missing; with both installed, a server that does not co
 from __future__ import annotations
 
 import os
-import queue
 import random
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from robot_threads import in_thread
+from robot_threads import in_thread, kill, wait_for_line
 
 from agents.drivers.franky import (
     HOME_POSE,
@@ -80,38 +77,11 @@ def franky_sim() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         env=env,
         start_new_session=True,  # its own process group, so that killing it kills nothing else
     )
-    lines: queue.Queue[bytes] = queue.Queue()
-    assert proc.stdout is not None
-    stdout = proc.stdout
-
-    def pump() -> None:  # read the server's output on a thread, so that waiting for it can time out
-        for line in stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic())).decode(errors="replace")
-            except queue.Empty:
-                pytest.fail(f"franky-sim did not come up in {SERVER_START_TIMEOUT} s: {''.join(seen)[-2000:]}")
-            seen.append(line)
-            if "Connect to the server" in line:
-                break
-            if proc.poll() is not None and lines.empty():
-                pytest.fail(f"franky-sim exited with {proc.returncode}: {''.join(seen)[-2000:]}")
+        wait_for_line(proc, lambda line: "Connect to the server" in line, SERVER_START_TIMEOUT, "franky-sim")
         yield host, proc
     finally:
         kill(proc)
-
-
-def kill(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the server's process group (it started its own session) and reap it."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
 
 
 def make_driver(**kwargs: Any) -> FrankyDriver:

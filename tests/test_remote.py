@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from robot_threads import in_thread, served_reach_sim
+from robot_threads import in_thread, kill, served_reach_sim, wait_for_line
 
 from agents.drivers.base import Observation, RobotConnectionError, RobotDriver, RobotMotionError
 from agents.drivers.remote import ProtocolError, RemoteDriver, decode, encode, serve
@@ -58,30 +58,11 @@ def sim_server(action_delay: float = 0.0) -> Iterator[tuple[str, subprocess.Pope
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    lines: queue.Queue[bytes] = queue.Queue()
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
-    seen: list[str] = []
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic())).decode(errors="replace")
-            except queue.Empty:
-                pytest.fail(f"the robot server did not come up in {START_TIMEOUT} s: {''.join(seen)[-2000:]}")
-            seen.append(line)
-            if line.startswith("READY "):
-                break
+        line = wait_for_line(proc, lambda line: line.startswith("READY "), START_TIMEOUT, "the robot server")
         yield line.split()[1], proc
     finally:
         kill(proc)
-
-
-def kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
 
 
 def test_messages_round_trip_arrays_and_observations() -> None:
