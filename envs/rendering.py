@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import sys
+import weakref
 from typing import Any
 
 import mujoco
@@ -21,6 +25,133 @@ class RenderingUnavailableError(RuntimeError):
     """No OpenGL context could be created for offscreen rendering."""
 
 
+# ---- OpenGL contexts and processes ------------------------------------------------------------------------
+# Two hazards of MuJoCo's stock renderer, both silent, drive the design of this module:
+# 1. ``mujoco.Renderer.close`` (and its ``__del__``) frees the GPU objects of its MjrContext while whatever
+#    context is current on the thread is bound, usually the one another renderer used last. Both renderers of
+#    a model number their textures and framebuffers alike, so closing env A deleted env B's buffers and B's
+#    next frames were garbage. Here every renderer makes its own context current before it renders and before
+#    it frees anything.
+# 2. With EGL (Mesa), a process forked after the parent created any EGL context hangs forever as soon as it
+#    creates its own. Contexts are therefore created lazily, at the first frame: a process that only built an
+#    env (gymnasium's AsyncVectorEnv builds one in the parent for its spaces) forks cleanly. A child forked
+#    after the parent did render fails at its first frame with an error that names the fix.
+_GL_STATE = {"forked_after_gl": False, "hook": False, "atexit": False}
+_RESOURCES: dict[int, Any] = {}
+"""live mujoco.Renderer objects by handle; kept out of the objects users hold, so that no garbage-collector
+order can finalize one while another context is bound (see :func:`_release`)"""
+_INHERITED: list[Any] = []
+"""renderers a forked child inherited from its parent: never touched (any GL call on them could hang)"""
+_next_handle = 0
+
+
+def _egl_in_use() -> bool:
+    """This process has initialised MuJoCo's EGL display (created a context at least once)."""
+    egl = sys.modules.get("mujoco.egl")
+    return egl is not None and getattr(egl, "EGL_DISPLAY", None) is not None
+
+
+def _after_fork_in_child() -> None:
+    if _egl_in_use():
+        _GL_STATE["forked_after_gl"] = True
+    _INHERITED.extend(_RESOURCES.values())
+    _RESOURCES.clear()
+
+
+def _install_fork_hook() -> None:
+    if not _GL_STATE["hook"]:
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _GL_STATE["hook"] = True
+
+
+def _check_can_create_context(backend: str) -> None:
+    if backend == "egl" and _GL_STATE["forked_after_gl"]:
+        raise RenderingUnavailableError(
+            "this process was forked from one that had already created an EGL (OpenGL) context, and Mesa's EGL "
+            "hangs in such a child; start worker processes with 'spawn' or 'forkserver' instead of 'fork' "
+            "(gymnasium: gym.make_vec(..., vectorization_mode='async', vector_kwargs={'context': 'spawn'}); "
+            "multiprocessing: multiprocessing.get_context('spawn')), or fork before anything renders"
+        )
+
+
+def _release(handle: int) -> None:
+    """Free one renderer: its own context made current first, so nothing of another renderer is touched."""
+    renderer = _RESOURCES.pop(handle, None)
+    if renderer is None:
+        return
+    gl = getattr(renderer, "_gl_context", None)  # mujoco.Renderer keeps its GLContext here (3.x)
+    try:
+        if gl is not None:
+            gl.make_current()
+    finally:
+        renderer.close()  # frees the MjrContext (with our context bound), then the context itself
+
+
+def _release_all() -> None:
+    """At exit, before MuJoCo's own exit handler terminates the EGL display: free what is still open."""
+    for handle in list(_RESOURCES):
+        _release(handle)
+
+
+class CameraRenderer:
+    """Renders named cameras of one model at a fixed square size into uint8 RGB arrays.
+
+    The OpenGL context is created at the first :meth:`render` (not here) and made current before every frame
+    and before it is freed, so renderers of any number of envs coexist in one process and closing or
+    garbage-collecting one never affects another.
+    """
+
+    def __init__(self, model: mujoco.MjModel, size: int, shadows: bool) -> None:
+        self._backend = ensure_gl_backend()
+        _install_fork_hook()
+        self._model = model
+        self._options = mujoco.MjvOption()
+        self._shadows = shadows
+        self.size = size
+        self._handle: int | None = None
+        self._closed = False
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    def _renderer(self) -> mujoco.Renderer:
+        global _next_handle
+        if self._closed:
+            raise RuntimeError("this renderer is closed (its env or camera was closed)")
+        if self._handle is not None and self._handle in _RESOURCES:
+            return _RESOURCES[self._handle]
+        if self._handle is not None:  # created before a fork: the parent's context is unusable here
+            self._handle = None
+        _check_can_create_context(self._backend)
+        try:
+            renderer = mujoco.Renderer(self._model, height=self.size, width=self.size)
+        except Exception as exc:  # MuJoCo raises several types depending on the backend
+            raise _unavailable(self._backend, exc) from exc
+        if not _GL_STATE["atexit"]:  # registered after MuJoCo's eglTerminate, so it runs before it
+            atexit.register(_release_all)
+            _GL_STATE["atexit"] = True
+        _next_handle += 1
+        self._handle = _next_handle
+        _RESOURCES[self._handle] = renderer
+        # Freed when this object goes away, whatever the collector's order; not at interpreter exit, where the
+        # EGL display may already be terminated and the process frees everything anyway.
+        self._finalizer = weakref.finalize(self, _release, self._handle)
+        self._finalizer.atexit = False
+        return renderer
+
+    def render(self, data: mujoco.MjData, camera: str) -> NDArray[np.uint8]:
+        """An RGB image (size, size, 3) of ``camera`` for the current ``data``."""
+        renderer = self._renderer()
+        renderer.update_scene(data, camera=camera, scene_option=self._options)
+        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self._shadows
+        return renderer.render()  # makes this renderer's own context current first
+
+    def close(self) -> None:
+        """Free the OpenGL resources; idempotent. Rendering afterwards raises ``RuntimeError``."""
+        self._closed = True
+        finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer()
+
+
 def _loaded_backend() -> str:
     """The GL backend MuJoCo picked when it was imported (it reads MUJOCO_GL only then)."""
     try:
@@ -31,39 +162,16 @@ def _loaded_backend() -> str:
     return "none" if context is None else str(context.__module__).rsplit(".", 1)[-1]
 
 
-class CameraRenderer:
-    """Renders named cameras of one model at a fixed square size into uint8 RGB arrays."""
-
-    def __init__(self, model: mujoco.MjModel, size: int, shadows: bool) -> None:
-        backend = ensure_gl_backend()
-        try:
-            self._renderer = mujoco.Renderer(model, height=size, width=size)
-        except Exception as exc:  # MuJoCo raises several types depending on the backend
-            loaded = _loaded_backend()
-            if loaded not in (backend, "unknown"):
-                hint = (
-                    f"mujoco was imported before MUJOCO_GL={backend} took effect and loaded its {loaded} backend; "
-                    "import envs (or set MUJOCO_GL) before importing mujoco"
-                )
-            else:
-                hint = _GL_HELP.get(backend, "set MUJOCO_GL to egl, osmesa or glfw")
-            raise RenderingUnavailableError(
-                f"could not create an OpenGL context with MUJOCO_GL={backend} ({exc}); {hint}"
-            ) from exc
-        self._options = mujoco.MjvOption()
-        self._shadows = shadows
-        self.size = size
-
-    def render(self, data: mujoco.MjData, camera: str) -> NDArray[np.uint8]:
-        """An RGB image (size, size, 3) of ``camera`` for the current ``data``."""
-        self._renderer.update_scene(data, camera=camera, scene_option=self._options)
-        self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self._shadows
-        return self._renderer.render()
-
-    def close(self) -> None:
-        renderer, self._renderer = getattr(self, "_renderer", None), None
-        if renderer is not None:
-            renderer.close()
+def _unavailable(backend: str, exc: Exception) -> RenderingUnavailableError:
+    loaded = _loaded_backend()
+    if loaded not in (backend, "unknown"):
+        hint = (
+            f"mujoco was imported before MUJOCO_GL={backend} took effect and loaded its {loaded} backend; "
+            "import envs (or set MUJOCO_GL) before importing mujoco"
+        )
+    else:
+        hint = _GL_HELP.get(backend, "set MUJOCO_GL to egl, osmesa or glfw")
+    return RenderingUnavailableError(f"could not create an OpenGL context with MUJOCO_GL={backend} ({exc}); {hint}")
 
 
 def camera_parameters(model: mujoco.MjModel, data: mujoco.MjData, camera: str, size: int) -> dict[str, Any]:

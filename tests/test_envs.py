@@ -47,7 +47,7 @@ def test_vector_env_of_two_runs():
 
 
 def test_async_vector_env_of_two_runs():
-    # Worker processes must not be forked from a process that holds an EGL context: spawn them.
+    # An explicit spawn context works as well as the default (tests/test_rendering.py).
     vec = gym.make_vec(
         "JepaSim/FrankaReach-v0",
         num_envs=2,
