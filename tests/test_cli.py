@@ -90,12 +90,13 @@ def test_video_with_several_envs_is_refused(tmp_path):
 
 
 def test_gl_backend_loaded_too_early_gives_a_clear_error():
-    """mujoco imported (with no MUJOCO_GL) before envs picks GLFW, which cannot work headless: say so."""
+    """mujoco imported (with no MUJOCO_GL) before envs picks GLFW, which cannot work headless: say so at the
+    first frame (the context is created lazily)."""
     code = textwrap.dedent("""
         import mujoco, gymnasium as gym, envs
         from envs.rendering import RenderingUnavailableError
         try:
-            gym.make("JepaSim/FrankaReach-v0", image_size=64)
+            gym.make("JepaSim/FrankaReach-v0", image_size=64).reset(seed=0)
         except RenderingUnavailableError as exc:
             print("ERROR:", exc)
     """)
