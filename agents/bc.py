@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -223,8 +223,11 @@ class BCAgent:
     def device(self) -> torch.device:
         return next(self.policy.parameters()).device
 
-    def reset(self, goal_images: list[NDArray[np.uint8]], first: Any) -> None:
-        self._goal = self.encode(goal_images[-1][None]).float().to(self.device)
+    def reset(self, goals: Sequence[NDArray[np.uint8] | Mapping[str, NDArray[np.uint8]]], first: Any) -> None:
+        """Aim at the last goal's exterior image (the policy was trained on that view)."""
+        goal = goals[-1]
+        image = goal if isinstance(goal, np.ndarray) else goal["exterior"]
+        self._goal = self.encode(image[None]).float().to(self.device)
         self.plan_seconds = []
 
     @torch.inference_mode()

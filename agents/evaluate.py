@@ -50,14 +50,18 @@ class TrialResult:
 def run_trial(driver: SimDriver, agent: Agent, seed: int, record: bool = False) -> tuple[bool, int, float, list[Any]]:
     """One closed-loop episode until the env ends it: (success, steps, mean seconds per action, frames)."""
     obs = driver.reset(seed)
-    goals = driver.goal_images()
+    goals = driver.goal_views()
     agent.reset(goals, obs)
-    frames = [side_by_side(obs.image, goals[agent.goal_index])] if record else []
+
+    def frame() -> NDArray[np.uint8]:  # the camera views beside the current (sub)goal's
+        return side_by_side(*obs.views().values(), *goals[agent.goal_index].values())
+
+    frames = [frame()] if record else []
     while not driver.done:
         driver.send_action(agent.act(obs))
         obs = driver.get_observation()
         if record:
-            frames.append(side_by_side(obs.image, goals[agent.goal_index]))
+            frames.append(frame())
     seconds = float(np.mean(agent.plan_seconds)) if agent.plan_seconds else 0.0
     return driver.success, driver.steps, seconds, frames
 

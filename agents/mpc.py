@@ -1,17 +1,26 @@
-"""The MPC agent of V-JEPA 2-AC: encode the current frame, plan toward the goal latent with the predictor as
-the model, execute the first planned action, observe, replan. The model is pluggable (:class:`PlanningModel`):
-the learned predictor, or the simulator itself (``agents.sim_model``) to measure the planner's own ceiling.
+"""The MPC agent of V-JEPA 2-AC: encode the current frame(s), plan toward the goal latent with a model, execute
+the first planned action, observe, replan. The model is pluggable (:class:`PlanningModel`): the learned
+predictor, or the simulator itself (``agents.sim_model``) to measure the planner's own ceiling.
 
-Sub-goals (pick-and-place: grasped, carried, placed) are pursued in order. The agent moves on to the next
-one when the latent distance of the current frame to the current sub-goal falls below
-``advance_ratio`` times that distance when the sub-goal was taken up (the frame now looks much more like the
-sub-goal than at the start), or after ``max_steps_per_subgoal`` steps on it. The last goal is never left.
+Views: the agent observes the views of ``MPCConfig.views`` (the paper: the exterior camera; DROID's rig adds the
+wrist camera, which sees the fingers close). One frozen encoder encodes each view; the energy is the weighted
+sum over views of the mean latent L1 (:func:`weighted_distance`, weights ``MPCConfig.view_weights``).
+
+Sub-goals (a chain of goal images: above the object, around it, closed, lifted, ...) are pursued in order.
+The agent moves on to the next one when either
+- the distance of the current frames to the current sub-goal falls below ``advance_ratio`` times that distance
+  when the sub-goal was taken up (the frames now look much more like the sub-goal than at the start), or
+- with ``stall_steps`` = k > 0, the last k distances set no new low at least ``min_progress`` below the lowest
+  before them: the planner has brought the frames as close to the sub-goal as it can. This fires where the
+  ratio rule cannot: a sub-goal that differs little from the previous one (closing the gripper), or one whose
+  distance floor is high (the object slightly off its imagined place);
+- or after ``max_steps_per_subgoal`` steps on it. The last goal is never left.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,39 +33,82 @@ from jepa_sim.planning.base import CostFn, Plan, SamplingPlanner, shift_plan
 from jepa_sim.planning.energy import LatentEnergy
 from jepa_sim.predictor.model import ACPredictor
 
+Views = Mapping[str, NDArray[np.uint8]]
+"""one camera image per named view (``exterior``, ``wrist``), uint8 (H, W, 3) each"""
+Latents = dict[str, torch.Tensor]
+"""tokens per named view"""
+EXTERIOR = "exterior"
+
+
+def weighted_distance(z: Latents, goal: Latents, weights: Mapping[str, float]) -> torch.Tensor:
+    """The energy's distance: sum over views of weight x mean |z - goal| over the view's tokens and features.
+    ``z`` (..., N, D) per view, ``goal`` (N, D) per view; returns (...)."""
+    return sum(weight * (z[view] - goal[view]).abs().mean(dim=(-2, -1)) for view, weight in weights.items())  # type: ignore[return-value]
+
 
 class PlanningModel(Protocol):
     """What the agent plans with: an energy over candidate action sequences from the current instant."""
 
     device: torch.device
+    views: tuple[str, ...]
+    """the views whose latents it can predict"""
 
-    def energy(self, z: torch.Tensor, state: torch.Tensor, goal: torch.Tensor) -> CostFn:
-        """The cost (K, H, 7) -> (K,) of reaching ``goal`` (N, D) from the frame encoded as ``z`` (N, D) at
-        ``state`` (7,)."""
+    def energy(self, z: Latents, state: torch.Tensor, goal: Latents, weights: Mapping[str, float]) -> CostFn:
+        """The cost (K, H, 7) -> (K,) of reaching ``goal`` (N, D per view) from the frames encoded as ``z``
+        (N, D per view) at ``state`` (7,): :func:`weighted_distance` of the predicted final latents."""
         ...
 
 
 class PredictorModel:
     """The learned world model: the predictor imagines each candidate's final latent (:class:`LatentEnergy`);
-    the current frame is observed once per step and its cache shared by every candidate and iteration."""
+    the current frame is observed once per step and its cache shared by every candidate and iteration.
+    The shipped predictor observes the exterior view only (the paper's layout)."""
+
+    views: tuple[str, ...] = (EXTERIOR,)
 
     def __init__(self, predictor: ACPredictor) -> None:
         self.predictor = predictor.eval()
         self.device = next(predictor.parameters()).device
 
-    def energy(self, z: torch.Tensor, state: torch.Tensor, goal: torch.Tensor) -> CostFn:
-        observed = self.predictor.observe(z[None], torch.zeros(0, 7, device=self.device), state[None])
-        return LatentEnergy(self.predictor, observed, goal)
+    def energy(self, z: Latents, state: torch.Tensor, goal: Latents, weights: Mapping[str, float]) -> CostFn:
+        if set(weights) != {EXTERIOR}:
+            raise ValueError(f"the predictor was trained on the views {self.views}, not {tuple(weights)}")
+        observed = self.predictor.observe(z[EXTERIOR][None], torch.zeros(0, 7, device=self.device), state[None])
+        return LatentEnergy(self.predictor, observed, goal[EXTERIOR])
 
 
 @dataclass(frozen=True)
 class MPCConfig:
     warm_start: bool = True
     """start each plan from the previous plan shifted by one step"""
+    views: tuple[str, ...] = (EXTERIOR,)
+    """the camera views the agent observes and its energy compares (the paper: the exterior one)"""
+    view_weights: tuple[float, ...] | None = None
+    """weight of each view's latent L1 in the energy, in the order of ``views`` (normalised to sum to 1);
+    None = equal weights"""
     advance_ratio: float = 0.5
     """move to the next sub-goal when the distance to the current one falls below this fraction of its start"""
+    stall_steps: int = 0
+    """also move on when the distance has not set a new low by ``min_progress`` for this many steps (the frame
+    is as close to the sub-goal as the planner gets it; robust when a sub-goal differs little from the last
+    one, such as closing the gripper); 0 = off"""
+    min_progress: float = 0.1
+    """a new low must be this fraction below the previous one to count as progress"""
     max_steps_per_subgoal: int = 25
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.views or len(set(self.views)) != len(self.views):
+            raise ValueError(f"views must name distinct views, got {self.views}")
+        if self.view_weights is not None and (
+            len(self.view_weights) != len(self.views) or min(self.view_weights) < 0 or sum(self.view_weights) <= 0
+        ):
+            raise ValueError(f"view_weights must be {len(self.views)} non-negative numbers, got {self.view_weights}")
+
+    @property
+    def weights(self) -> dict[str, float]:
+        raw = self.view_weights or (1.0,) * len(self.views)
+        return {view: w / sum(raw) for view, w in zip(self.views, raw, strict=True)}
 
 
 @dataclass
@@ -72,7 +124,8 @@ class StepLog:
 
 
 class MPCAgent:
-    """``reset(goal_images)`` per episode, then ``act(image, state)`` every control step."""
+    """``reset(goals)`` per episode, then ``act(observation, state)`` every control step. A goal (or a sub-goal)
+    is one image per view of ``config.views``; with the single exterior view, plain images are accepted too."""
 
     def __init__(
         self,
@@ -89,26 +142,49 @@ class MPCAgent:
                     f"{model.config.num_tokens} of width {model.config.token_dim}"
                 )
             model = PredictorModel(model)
-        self.encoder, self.model, self.planner = encoder, model, planner
         self.config = config or MPCConfig()
+        missing = [v for v in self.config.views if v not in model.views]
+        if missing:
+            raise ValueError(
+                f"the agent observes the views {self.config.views} but its model knows only {model.views}: "
+                f"a model trained on {model.views} cannot plan with {missing}"
+            )
+        self.encoder, self.model, self.planner = encoder, model, planner
+        self.weights = self.config.weights
         self.device = model.device
-        self.goals: torch.Tensor | None = None
+        self.goals: Latents | None = None
         self.log: list[StepLog] = []
 
-    def reset(self, goal_images: Sequence[NDArray[np.uint8]]) -> None:
-        """Start an episode toward ``goal_images`` (one goal, or sub-goals in order; uint8 (H, W, 3) each)."""
-        if len(goal_images) == 0:
+    def _as_views(self, observation: NDArray[np.uint8] | Views, what: str) -> dict[str, NDArray[np.uint8]]:
+        if isinstance(observation, np.ndarray):
+            if self.config.views != (EXTERIOR,):
+                raise ValueError(f"{what} is a single image but the agent observes the views {self.config.views}")
+            return {EXTERIOR: observation}
+        missing = [v for v in self.config.views if v not in observation]
+        if missing:
+            raise ValueError(f"{what} lacks the view(s) {missing}; the agent observes {self.config.views}")
+        return {v: observation[v] for v in self.config.views}
+
+    def reset(self, goals: Sequence[NDArray[np.uint8] | Views]) -> None:
+        """Start an episode toward ``goals``: one goal, or sub-goals in order; each an image per view (uint8
+        (H, W, 3)) or, with the exterior view alone, one image."""
+        if len(goals) == 0:
             raise ValueError("the agent needs at least one goal image")
-        for i, image in enumerate(goal_images):
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(f"goal image {i} must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
-        shapes = {image.shape for image in goal_images}
+        chain = [self._as_views(goal, f"goal {i}") for i, goal in enumerate(goals)]
+        for i, goal in enumerate(chain):
+            for view, image in goal.items():
+                if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                    raise ValueError(
+                        f"goal image {i} ({view}) must be uint8 (H, W, 3), got {image.dtype} {image.shape}"
+                    )
+        shapes = {image.shape for goal in chain for image in goal.values()}
         if len(shapes) > 1:
             raise ValueError(f"goal images differ in size: {sorted(shapes)}")
-        self._goal_shape: tuple[int, ...] = goal_images[0].shape
-        self.goals = self._encode(np.stack(list(goal_images)))
+        self._goal_shape: tuple[int, ...] = next(iter(shapes))
+        self.goals = {view: self._encode(np.stack([goal[view] for goal in chain])) for view in self.config.views}
+        self.num_goals = len(chain)
         self.subgoal, self.steps_on_subgoal = 0, 0
-        self.start_distance: float | None = None
+        self.history: list[float] = []
         self.previous: Plan | None = None
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.log = []
@@ -117,23 +193,29 @@ class MPCAgent:
     def _encode(self, images: NDArray[np.uint8]) -> torch.Tensor:
         return self.encoder.encode(images).to(self.device, torch.float32)
 
+    def _goal(self, index: int) -> Latents:
+        assert self.goals is not None
+        return {view: tokens[index] for view, tokens in self.goals.items()}
+
     @torch.inference_mode()
-    def act(self, image: NDArray[np.uint8], state: NDArray[np.floating]) -> NDArray[np.float64]:
-        """The action to execute now (7,), planned from the current camera image and state."""
+    def act(self, observation: NDArray[np.uint8] | Views, state: NDArray[np.floating]) -> NDArray[np.float64]:
+        """The action to execute now (7,), planned from the current camera image(s) and state."""
         if self.goals is None:
-            raise RuntimeError("call reset(goal_images) before act()")
-        if image.shape != self._goal_shape:
-            raise ValueError(
-                f"the camera image is {image.shape} but the goal images are {self._goal_shape}: frame the goal "
-                "images like the camera (same size, same crop)"
-            )
+            raise RuntimeError("call reset(goals) before act()")
+        views = self._as_views(observation, "the observation")
+        for image in views.values():
+            if image.shape != self._goal_shape:
+                raise ValueError(
+                    f"the camera image is {image.shape} but the goal images are {self._goal_shape}: frame the goal "
+                    "images like the camera (same size, same crop)"
+                )
         state_t = torch.as_tensor(np.asarray(state, dtype=np.float32), device=self.device)
         if state_t.shape != (7,) or not torch.isfinite(state_t).all():
             raise ValueError(f"state must be 7 finite floats, got {np.asarray(state)}")
         start = time.perf_counter()
-        z = self._encode(image[None])[0]
+        z = {view: self._encode(image[None])[0] for view, image in views.items()}
         distance = self._advance(z)
-        energy = self.model.energy(z, state_t, self.goals[self.subgoal])
+        energy = self.model.energy(z, state_t, self._goal(self.subgoal), self.weights)
         warm = shift_plan(self.previous.actions) if (self.config.warm_start and self.previous is not None) else None
         plan = self.planner.plan(energy, warm=warm, generator=self.generator, device=self.device)
         self.previous = plan
@@ -141,19 +223,29 @@ class MPCAgent:
         self.log.append(StepLog(action, plan.cost, distance, self.subgoal, time.perf_counter() - start))
         return action
 
-    def _advance(self, z: torch.Tensor) -> float:
+    def distance(self, z: Latents, index: int) -> float:
+        """The energy's distance of the encoded frames ``z`` to goal ``index``."""
+        return float(weighted_distance(z, self._goal(index), self.weights))
+
+    def _arrived(self) -> bool:
+        """The advance rule (module docstring) on the distances to the current sub-goal so far."""
+        h, cfg = self.history, self.config
+        if h[-1] < cfg.advance_ratio * h[0]:
+            return True
+        k = cfg.stall_steps
+        if k > 0 and len(h) > k:
+            return min(h[-k:]) > (1.0 - cfg.min_progress) * min(h[:-k])
+        return False
+
+    def _advance(self, z: Latents) -> float:
         """Move on to the next sub-goal when the rule of the module docstring says so; returns the distance of
         ``z`` to the (possibly new) current goal."""
-        assert self.goals is not None
-        distance = float((z - self.goals[self.subgoal]).abs().mean())
-        start = self.start_distance = distance if self.start_distance is None else self.start_distance
-        last = self.subgoal == len(self.goals) - 1
-        close = distance < self.config.advance_ratio * start
-        if not last and (close or self.steps_on_subgoal >= self.config.max_steps_per_subgoal):
+        self.history.append(self.distance(z, self.subgoal))
+        last = self.subgoal == self.num_goals - 1
+        if not last and (self._arrived() or self.steps_on_subgoal >= self.config.max_steps_per_subgoal):
             self.subgoal += 1
             self.steps_on_subgoal = 0
             self.previous = None
-            distance = float((z - self.goals[self.subgoal]).abs().mean())
-            self.start_distance = distance
+            self.history = [self.distance(z, self.subgoal)]
         self.steps_on_subgoal += 1
-        return distance
+        return self.history[-1]

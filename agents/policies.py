@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -14,6 +15,9 @@ from envs.config import ControlConfig
 from envs.expert import ScriptedExpert
 from envs.rollout import RandomPolicy
 
+GoalViews = Mapping[str, NDArray[np.uint8]]
+"""one (sub)goal: an image per view (``exterior``, ``wrist``)"""
+
 
 class Agent(Protocol):
     plan_seconds: list[float]
@@ -24,7 +28,9 @@ class Agent(Protocol):
         """the goal image pursued now (sub-goals; -1 = the last one)"""
         ...
 
-    def reset(self, goal_images: list[NDArray[np.uint8]], first: Observation) -> None: ...
+    def reset(self, goals: Sequence[GoalViews], first: Observation) -> None:
+        """Start an episode toward ``goals``: the chain of (sub)goals, one image per view each."""
+        ...
 
     def act(self, obs: Observation) -> NDArray[np.float64]: ...
 
@@ -40,12 +46,12 @@ class MPCPolicy:
     def goal_index(self) -> int:
         return self.agent.subgoal
 
-    def reset(self, goal_images: list[NDArray[np.uint8]], first: Observation) -> None:
-        self.agent.reset(goal_images)
+    def reset(self, goals: Sequence[GoalViews], first: Observation) -> None:
+        self.agent.reset(goals)
         self.plan_seconds = []
 
     def act(self, obs: Observation) -> NDArray[np.float64]:
-        action = self.agent.act(obs.image, obs.state)
+        action = self.agent.act(obs.views(), obs.state)
         self.plan_seconds.append(self.agent.log[-1].seconds)
         return action
 
@@ -58,7 +64,7 @@ class RandomAgent:
         self.plan_seconds: list[float] = []
         self.goal_index = -1
 
-    def reset(self, goal_images: list[NDArray[np.uint8]], first: Observation) -> None:
+    def reset(self, goals: Sequence[GoalViews], first: Observation) -> None:
         self.policy = RandomPolicy(self.control, seed=self.seed)
         self.seed += 1
         self.plan_seconds = []
@@ -75,7 +81,7 @@ class OracleAgent:
         self.plan_seconds: list[float] = []
         self.goal_index = -1
 
-    def reset(self, goal_images: list[NDArray[np.uint8]], first: Observation) -> None:
+    def reset(self, goals: Sequence[GoalViews], first: Observation) -> None:
         self.expert.reset()
         self.plan_seconds = []
 

@@ -8,33 +8,42 @@ to the oracle belongs to the energy (encoder and goal images) and the planner, n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 
-from envs.franka_env import FrankaTableEnv
+from agents.mpc import Latents, weighted_distance
+from envs.franka_env import EXTERIOR_VIEW, VIEWS, FrankaTableEnv
 from jepa_sim.encoders.base import FrozenEncoder
 from jepa_sim.planning.base import CostFn
 
 
 class SimulatorModel:
-    """A :class:`agents.mpc.PlanningModel` that looks ahead in ``env``, the very env being acted in."""
+    """A :class:`agents.mpc.PlanningModel` that looks ahead in ``env``, the very env being acted in, from any of
+    its views (``exterior``, and ``wrist`` when the env has the wrist camera)."""
 
     def __init__(self, env: FrankaTableEnv, encoder: FrozenEncoder, device: torch.device | str = "cpu") -> None:
         self.env, self.encoder, self.device = env, encoder, torch.device(device)
+        self.views: tuple[str, ...] = VIEWS if env.config.wrist_camera else (EXTERIOR_VIEW,)
 
-    def energy(self, z: torch.Tensor, state: torch.Tensor, goal: torch.Tensor) -> CostFn:
+    def energy(self, z: Latents, state: torch.Tensor, goal: Latents, weights: Mapping[str, float]) -> CostFn:
         now = self.env.controller.state(self.env.data)
         if not np.allclose(now, state.detach().cpu().double().numpy(), atol=1e-5):
             raise ValueError(
                 f"the simulator model's env is at state {np.round(now, 4)} but the agent observed "
                 f"{np.round(state.cpu().numpy(), 4)}: give the model the env the agent acts in"
             )
+        views = tuple(weights)
 
         @torch.inference_mode()
         def cost(actions: torch.Tensor) -> torch.Tensor:
             sequences = actions.detach().cpu().double().numpy()
-            frames = np.stack([self.env.preview(seq) for seq in sequences])
-            final = self.encoder.encode(frames).to(self.device, torch.float32)
-            return (final - goal.to(self.device)).abs().mean(dim=(1, 2))
+            previews = [self.env.preview_views(seq, views) for seq in sequences]
+            final = {
+                view: self.encoder.encode(np.stack([p[view] for p in previews])).to(self.device, torch.float32)
+                for view in views
+            }
+            return weighted_distance(final, {v: g.to(self.device) for v, g in goal.items()}, weights)
 
         return cost

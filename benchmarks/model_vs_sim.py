@@ -80,8 +80,9 @@ def main() -> None:
                 candidates = torch.cat([bounds.clip(expert_plan)[None], candidates[1:]])
                 z = encoder.encode(obs["image"][None])[0].float()
                 state = torch.as_tensor(obs["state"], dtype=torch.float32)
-                e_model = learned.energy(z, state, goal)(candidates).numpy()
-                e_sim = simulated.energy(z, state, goal)(candidates).numpy()
+                ext = {"exterior": 1.0}
+                e_model = learned.energy({"exterior": z}, state, {"exterior": goal}, ext)(candidates).numpy()
+                e_sim = simulated.energy({"exterior": z}, state, {"exterior": goal}, ext)(candidates).numpy()
                 spread = max(float(e_sim.max() - e_sim.min()), 1e-9)
                 regret = float(e_sim[int(np.argmin(e_model))] - e_sim.min()) / spread
                 top = max(1, len(candidates) // 10)

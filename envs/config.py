@@ -7,11 +7,15 @@ from typing import Literal
 
 RenderPreset = Literal["fast", "pretty"]
 ObjectName = Literal["cup", "box"]
-TaskName = Literal["reach", "grasp", "reach_with_object", "pick_and_place"]
+TaskName = Literal["reach", "grasp", "reach_with_object", "grasp_and_carry", "pick_and_place"]
 
+GoalChain = Literal["paper", "grasp"]
+GOAL_CHAINS: tuple[str, ...] = ("paper", "grasp")
 RENDER_PRESETS: tuple[str, ...] = ("fast", "pretty")
 OBJECTS: tuple[str, ...] = ("cup", "box")
-TASKS: tuple[str, ...] = ("reach", "grasp", "reach_with_object", "pick_and_place")
+TASKS: tuple[str, ...] = ("reach", "grasp", "reach_with_object", "grasp_and_carry", "pick_and_place")
+GRASPING_TASKS: tuple[str, ...] = ("grasp", "grasp_and_carry", "pick_and_place")
+"""tasks that start with the object on the table and must grasp it (reach_with_object starts with it held)"""
 
 
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -109,9 +113,11 @@ class EnvConfig:
     control: ControlConfig = field(default_factory=ControlConfig)
     success: SuccessConfig = field(default_factory=SuccessConfig)
     terminate_on_success: bool = True
-    grasp_subgoals: bool = False
-    """also give ``info["subgoal_images"]`` for grasp and reach-with-object (open at the object, closed at the
-    object, then the goal), and a pre-grasp sub-goal before pick-and-place's (an experiment for planners)"""
+    goal_chain: GoalChain = "paper"
+    """the goal images of a trial (``FrankaTableEnv.goal_chain_names``): ``paper``, the paper's protocol (one
+    goal image; pick-and-place: grasped, carried, placed); ``grasp``, every task that grasps shows the grasp as
+    a person would, step by step: above the object open, around it open, closed, lifted, then the task's own
+    steps (carried, placed)"""
     """end the episode (terminated=True) on the first successful step"""
     start_noise: float = 0.05
     """half-range (m) of the random start offset of the tool around the home position"""
@@ -122,6 +128,7 @@ class EnvConfig:
         _check_choice("task", self.task, TASKS)
         _check_choice("object", self.object, OBJECTS)
         _check_choice("render_preset", self.render_preset, RENDER_PRESETS)
+        _check_choice("goal_chain", self.goal_chain, GOAL_CHAINS)
         if not 64 <= self.image_size <= 256:
             raise ValueError(f"image_size must be between 64 and 256 px, got {self.image_size}")
         if self.start_noise < 0 or self.start_yaw_noise < 0:

@@ -52,7 +52,8 @@ class ScriptedExpert:
         self.reset()
 
     def reset(self) -> None:
-        self.phase = "reach" if self.task == "reach" else "approach"
+        # reach_with_object starts with the object held: carry it (if it slips, the rules below start over)
+        self.phase = {"reach": "reach", "reach_with_object": "carry"}.get(self.task, "approach")
         self._counter = 0
         self._grasp_yaw: float | None = None
 
@@ -119,7 +120,7 @@ class ScriptedExpert:
                 return self._move(state, lift_target, yaw, 1.0)
             self.phase = "carry"
         if self.phase == "carry":
-            if self.task == "reach_with_object":
+            if self.task in ("reach_with_object", "grasp_and_carry"):
                 return self._move(state, goal + np.array([0.0, 0.0, GRASP_Z_OFFSET]), yaw, 1.0)
             above = np.array([goal[0], goal[1], CARRY_HEIGHT + GRASP_Z_OFFSET])
             if not self._near(state, above, 0.02):

@@ -19,6 +19,7 @@ from envs.scene import EXTERIOR_CAMERA, OBJECT_SPECS, WRIST_CAMERA, load_model
 from envs.tasks import (
     CARRY_HEIGHT,
     GRASP_Z_OFFSET,
+    LIFT_HEIGHT,
     Goal,
     LayoutError,
     grasp_yaw,
@@ -29,7 +30,18 @@ from envs.tasks import (
 from jepa_sim.geometry import ACTION_DIM, STATE_DIM, euler_to_mat, mat_to_euler, quat_to_mat, yaw_quat
 
 PREFIX = "panda/"
+EXTERIOR_VIEW = "exterior"
+WRIST_VIEW = "wrist"
+VIEWS: tuple[str, ...] = (EXTERIOR_VIEW, WRIST_VIEW)
+"""the views an env observes, by name: the exterior (third-person) camera and, with ``wrist_camera``, the wrist"""
+CHAIN_HOVER = 0.10
+"""``goal_chain="grasp"``: the first image shows the open gripper this far above the grasp pose (m)"""
 SETTLE_STEPS = 25
+HELD_SETTLE_STEPS = 150
+"""physics steps (0.3 s) for a grasp placed in the closed gripper at reset to settle (reach_with_object)"""
+HELD_START_LOW = np.array([0.40, -0.18, 0.12])
+HELD_START_HIGH = np.array([0.56, 0.18, 0.22])
+"""reach_with_object: the tool starts, object held, uniformly in this box (m, base frame)"""
 STATE_LOW = np.array([-1.5, -1.5, -0.5, -np.pi, -np.pi / 2, -np.pi, 0.0])
 STATE_HIGH = np.array([1.5, 1.5, 1.5, np.pi, np.pi / 2, np.pi, 1.0])
 """bounds of the 7-float state: the arm's reach around its base, Euler ranges, gripper closedness"""
@@ -185,11 +197,20 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         rng = self.np_random
         m, d, cfg = self.model, self.data, self.config
         mujoco.mj_resetData(m, d)
-        start = HOME_TOOL_POS + rng.uniform(-cfg.start_noise, cfg.start_noise, 3)
-        start_mat = euler_to_mat(np.array([0.0, 0.0, rng.uniform(-cfg.start_yaw_noise, cfg.start_yaw_noise)]))
+        held = cfg.task == "reach_with_object"
+        if held:  # the paper's protocol: the trial starts with the object in the closed gripper
+            start = rng.uniform(HELD_START_LOW, HELD_START_HIGH)
+        else:
+            start = HOME_TOOL_POS + rng.uniform(-cfg.start_noise, cfg.start_noise, 3)
+        start_yaw = rng.uniform(-cfg.start_yaw_noise, cfg.start_yaw_noise)
+        start_mat = euler_to_mat(np.array([0.0, 0.0, start_yaw]))
         for _ in range(100):  # object, goal, then the distractor apart from both; resample if it does not fit
-            obj_xy = sample_xy_apart(rng, [])
-            obj_pos = np.array([obj_xy[0], obj_xy[1], self._obj.half_height])
+            if held:
+                obj_pos = start - np.array([0.0, 0.0, GRASP_Z_OFFSET])
+                obj_xy = obj_pos[:2]
+            else:
+                obj_xy = sample_xy_apart(rng, [])
+                obj_pos = np.array([obj_xy[0], obj_xy[1], self._obj.half_height])
             self.goal = sample_goal(cfg.task, rng, obj_pos, start, self._obj.half_height)
             try:
                 other_xy = sample_xy_apart(rng, [obj_pos, self.goal.position])
@@ -198,23 +219,35 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
                 continue
         else:
             raise LayoutError("could not lay out the objects and the goal; is the object region too small?")
-        self._place_object(self._obj_joint, obj_xy, self._obj.half_height, rng.uniform(-np.pi / 4, np.pi / 4))
+        obj_yaw = start_yaw - self._obj.grasp_yaw_offset if held else rng.uniform(-np.pi / 4, np.pi / 4)
+        self._place_object(self._obj_joint, obj_xy, float(obj_pos[2]), obj_yaw)
         self._place_object(self._other_joint, other_xy, self._other.half_height, rng.uniform(-np.pi, np.pi))
 
         qpos = d.qpos.copy()
         qpos[self.controller.arm_qpos_adr] = self._home
         arm = self.controller.solve_ik(qpos, start, start_mat, iterations=100).qpos
-        self._gripper_command = 0.0
-        self.controller.set_arm(d, arm, self._gripper_command)
+        # Held: fingers placed on the object's sides, then squeezed (command closed) while the grasp settles.
+        self._gripper_command = 1.0 if held else 0.0
+        self.controller.set_arm(d, arm, self._held_closedness if held else 0.0)
+        self.controller.set_gripper(d, self._gripper_command)
         mujoco.mj_forward(m, d)
-        mujoco.mj_step(m, d, nstep=SETTLE_STEPS)
+        mujoco.mj_step(m, d, nstep=HELD_SETTLE_STEPS if held else SETTLE_STEPS)
         d.time = 0.0
+        if held and not self.is_grasped():
+            raise RuntimeError(
+                f"reach_with_object: the {cfg.object} did not settle in the gripper (a bug; seed {seed})"
+            )
 
         info = self._info()
-        goal_images = self.render_goal_images()
-        info["goal_image"] = goal_images[-1]
-        if cfg.task == "pick_and_place" or (cfg.grasp_subgoals and cfg.task != "reach"):
-            info["subgoal_images"] = goal_images
+        views = (EXTERIOR_VIEW, WRIST_VIEW) if cfg.wrist_camera else (EXTERIOR_VIEW,)
+        goals = self.render_goal_views(views)
+        info["goal_image"] = goals[EXTERIOR_VIEW][-1]
+        info["subgoal_names"] = self.goal_chain_names()
+        if len(goals[EXTERIOR_VIEW]) > 1:
+            info["subgoal_images"] = goals[EXTERIOR_VIEW]
+        if cfg.wrist_camera:
+            info["wrist_goal_image"] = goals[WRIST_VIEW][-1]
+            info["wrist_subgoal_images"] = goals[WRIST_VIEW]
         return self._observation(), info
 
     def step(self, action: NDArray[np.float64]) -> tuple[dict[str, NDArray[Any]], float, bool, bool, dict[str, Any]]:
@@ -257,6 +290,13 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
     def preview(self, actions: NDArray[np.float64]) -> NDArray[np.uint8]:
         """The camera frame after executing ``actions`` (H, 7) from now, with the real dynamics; the simulation
         is left exactly as it was. Intermediate frames are not rendered."""
+        return self.preview_views(actions, (EXTERIOR_VIEW,))[EXTERIOR_VIEW]
+
+    def preview_views(self, actions: NDArray[np.float64], views: tuple[str, ...]) -> dict[str, NDArray[np.uint8]]:
+        """:meth:`preview` from each named view (``exterior``, ``wrist``): {view: frame}."""
+        cameras = {EXTERIOR_VIEW: EXTERIOR_CAMERA, WRIST_VIEW: PREFIX + WRIST_CAMERA}
+        if not views or any(v not in cameras for v in views):
+            raise ValueError(f"views must name some of {', '.join(cameras)}, got {views}")
         actions = np.asarray(actions, dtype=np.float64)
         if actions.ndim != 2 or actions.shape[0] < 1:
             raise ValueError(f"preview needs actions of shape (H, {ACTION_DIM}) with H >= 1, got {actions.shape}")
@@ -265,7 +305,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         try:
             for a in checked:
                 self._advance(a)
-            return self._renderer.render(self.data, EXTERIOR_CAMERA)
+            return {view: self._renderer.render(self.data, cameras[view]) for view in views}
         finally:
             self.restore_state(saved)
 
@@ -333,40 +373,73 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         ).qpos
         self.controller.set_arm(self.data, arm, closedness)
 
-    def _goal_configurations(self) -> list[tuple[NDArray[np.float64], NDArray[np.float64] | None, float]]:
-        """(tool position, object centre or None to leave it, gripper closedness) for each (sub)goal."""
+    @property
+    def _held_closedness(self) -> float:
+        """The gripper closedness at which the finger pads touch the task object's grasped sides."""
+        return 1.0 - self._obj.grasp_width / (2 * FINGER_MAX_OPENING)
+
+    def goal_chain_names(self) -> list[str]:
+        """The names of this task's goal images in order (the last is the task's goal); see ``goal_chain``."""
+        return [name for name, *_ in self._goal_configurations()]
+
+    def _goal_configurations(self) -> list[tuple[str, NDArray[np.float64], NDArray[np.float64] | None, float]]:
+        """(name, tool position, object centre or None to leave it, gripper closedness) of each (sub)goal."""
         obj_pos, _ = self._object_pose(self._obj_joint)
         goal = self.goal.position
         lift = np.array([0.0, 0.0, GRASP_Z_OFFSET])
-        held = 1.0 - self._obj.grasp_width / (2 * FINGER_MAX_OPENING)
-        task = self.config.task
-        pre_grasp = [(obj_pos + lift, obj_pos, 0.0)] if self.config.grasp_subgoals else []
+        held = self._held_closedness
+        task, chain = self.config.task, self.config.goal_chain
         if task == "reach":
-            return [(goal, None, 0.0)]
-        if task in ("grasp", "reach_with_object"):  # the object held at the goal position
-            closed = [(obj_pos + lift, obj_pos, held)] if self.config.grasp_subgoals else []
-            return [*pre_grasp, *closed, (goal + lift, goal, held)]
+            return [("goal", goal, None, 0.0)]
+        if task == "reach_with_object":  # starts held: only where to carry it
+            return [("carried", goal + lift, goal, held)]
+        Config = tuple[str, NDArray[np.float64], NDArray[np.float64] | None, float]
+        grasped: list[Config] = [("closed", obj_pos + lift, obj_pos, held)]
+        if chain == "grasp":
+            hover = obj_pos + lift + np.array([0.0, 0.0, CHAIN_HOVER])
+            raised = obj_pos + np.array([0.0, 0.0, LIFT_HEIGHT])
+            grasped = [
+                ("above", hover, obj_pos, 0.0),
+                ("around", obj_pos + lift, obj_pos, 0.0),
+                *grasped,
+                ("lifted", raised + lift, raised, held),
+            ]
+        if task == "grasp":
+            return grasped if chain == "grasp" else [("lifted", goal + lift, goal, held)]
+        if task == "grasp_and_carry":
+            return [*(grasped if chain == "grasp" else []), ("carried", goal + lift, goal, held)]
         carry = np.array([goal[0], goal[1], CARRY_HEIGHT])
         return [
-            *pre_grasp,
-            (obj_pos + lift, obj_pos, held),
-            (carry + lift, carry, held),
-            (goal + np.array([0.0, 0.0, 0.1]), goal, 0.0),
+            *grasped,
+            ("carried", carry + lift, carry, held),
+            ("placed", goal + np.array([0.0, 0.0, 0.1]), goal, 0.0),
         ]
 
     def render_goal_images(self) -> list[NDArray[np.uint8]]:
-        """Render the goal (last) and sub-goal configurations; the simulation state is left untouched."""
+        """The exterior camera's goal chain (:meth:`render_goal_views`)."""
+        return self.render_goal_views((EXTERIOR_VIEW,))[EXTERIOR_VIEW]
+
+    def render_goal_views(self, views: tuple[str, ...] = (EXTERIOR_VIEW,)) -> dict[str, list[NDArray[np.uint8]]]:
+        """Render every (sub)goal configuration from each named view (``exterior``, ``wrist``): {view: chain}.
+        The simulation state is left untouched."""
+        cameras = {EXTERIOR_VIEW: EXTERIOR_CAMERA, WRIST_VIEW: PREFIX + WRIST_CAMERA}
+        unknown = [v for v in views if v not in cameras]
+        if unknown or not views:
+            raise ValueError(f"unknown view(s) {unknown or views}; the env renders {', '.join(cameras)}")
         m, d = self.model, self.data
         saved = self.save_state()
         _, obj_yaw = self._object_pose(self._obj_joint)
         tool_yaw = float(self.controller.state(d)[5])
         yaw = grasp_yaw(obj_yaw, self._obj.grasp_yaw_offset, self._obj.yaw_symmetry, tool_yaw)
-        images = []
-        for tool_pos, obj_pos, closedness in self._goal_configurations():
-            if obj_pos is not None:
-                self._place_object(self._obj_joint, obj_pos[:2], float(obj_pos[2]), obj_yaw)
-            self._pose_arm(tool_pos, yaw, closedness)
-            mujoco.mj_forward(m, d)
-            images.append(self._renderer.render(d, EXTERIOR_CAMERA))
-        self.restore_state(saved)
+        images: dict[str, list[NDArray[np.uint8]]] = {view: [] for view in views}
+        try:
+            for _, tool_pos, obj_pos, closedness in self._goal_configurations():
+                if obj_pos is not None:
+                    self._place_object(self._obj_joint, obj_pos[:2], float(obj_pos[2]), obj_yaw)
+                self._pose_arm(tool_pos, yaw, closedness)
+                mujoco.mj_forward(m, d)
+                for view in views:
+                    images[view].append(self._renderer.render(d, cameras[view]))
+        finally:
+            self.restore_state(saved)
         return images

@@ -10,9 +10,16 @@ ENV_IDS: dict[str, str] = {
     "reach": "JepaSim/FrankaReach-v0",
     "grasp": "JepaSim/FrankaGrasp-v0",
     "reach_with_object": "JepaSim/FrankaReachWithObject-v0",
+    "grasp_and_carry": "JepaSim/FrankaGraspAndCarry-v0",
     "pick_and_place": "JepaSim/FrankaPickAndPlace-v0",
 }
-MAX_EPISODE_STEPS: dict[str, int] = {"reach": 30, "grasp": 40, "reach_with_object": 50, "pick_and_place": 70}
+MAX_EPISODE_STEPS: dict[str, int] = {
+    "reach": 30,
+    "grasp": 40,
+    "reach_with_object": 30,
+    "grasp_and_carry": 50,
+    "pick_and_place": 70,
+}
 """time limits in control steps (0.25 s each by default)"""
 
 

@@ -36,7 +36,7 @@ class Goal:
     """Where the task wants things to be.
 
     ``position`` is the tool goal (reach), the lifted object position (grasp), the carried object position
-    (reach_with_object) or the placed object position on the table (pick_and_place).
+    (reach_with_object, grasp_and_carry) or the placed object position on the table (pick_and_place).
     """
 
     position: Vec
@@ -80,7 +80,7 @@ def is_success(
         return reached(tool_pos, goal.position, cfg.reach)
     if task == "grasp":
         return lifted(object_pos, rest_height, grasped, cfg.lift)
-    if task == "reach_with_object":
+    if task in ("reach_with_object", "grasp_and_carry"):
         return carried_to(object_pos, goal.position, grasped, cfg.carry)
     if task == "pick_and_place":
         return placed(object_pos, goal.position, rest_height, object_speed, grasped, cfg)
@@ -121,7 +121,7 @@ def sample_goal(task: str, rng: np.random.Generator, object_pos: Vec, tool_pos: 
         raise RuntimeError("could not sample a reach goal away from the start")
     if task == "grasp":
         return Goal(object_pos + np.array([0.0, 0.0, LIFT_HEIGHT]))
-    if task == "reach_with_object":
+    if task in ("reach_with_object", "grasp_and_carry"):
         for _ in range(1000):
             goal = rng.uniform(CARRY_GOAL_LOW, CARRY_GOAL_HIGH)
             if np.linalg.norm(goal[:2] - object_pos[:2]) > 0.1:

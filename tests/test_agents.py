@@ -57,20 +57,6 @@ def test_an_encoder_and_predictor_of_different_shapes_are_refused(agent):
         MPCAgent(agent.encoder, other, agent.planner)
 
 
-def test_grasp_subgoals_are_rendered_only_when_asked():
-    plain = gym.make("JepaSim/FrankaGrasp-v0", object="box", image_size=64)
-    _, info = plain.reset(seed=0)
-    assert "subgoal_images" not in info
-    plain.close()
-    for env_id, count in (("JepaSim/FrankaGrasp-v0", 3), ("JepaSim/FrankaPickAndPlace-v0", 4)):
-        env = gym.make(env_id, object="box", image_size=64, grasp_subgoals=True)
-        _, info = env.reset(seed=0)
-        images = info["subgoal_images"]
-        assert len(images) == count and np.array_equal(images[-1], info["goal_image"])
-        assert not np.array_equal(images[0], images[1])  # open, then closed at the object
-        env.close()
-
-
 def test_the_simulator_model_scores_candidates_by_their_real_outcome(agent):
     from agents.drivers.sim import SimDriver
     from agents.sim_model import SimulatorModel
@@ -83,12 +69,13 @@ def test_the_simulator_model_scores_candidates_by_their_real_outcome(agent):
     actions[2, :, 1] = 0.05  # left twice
     goal = agent.encoder.encode(sim.preview(actions[1].double().numpy())[None])[0]
     model = SimulatorModel(sim, agent.encoder)
-    costs = model.energy(goal, torch.as_tensor(obs.state, dtype=torch.float32), goal)(actions)
+    ext, goal = {"exterior": 1.0}, {"exterior": goal}
+    costs = model.energy(goal, torch.as_tensor(obs.state, dtype=torch.float32), goal, ext)(actions)
     assert costs.shape == (3,) and float(costs[1]) == pytest.approx(0.0, abs=1e-6)
     assert float(costs[0]) > 0 and float(costs[2]) > 0
     np.testing.assert_array_equal(driver.get_observation().state, obs.state)  # looking ahead moved nothing
     with pytest.raises(ValueError, match="give the model the env the agent acts in"):
-        model.energy(goal, torch.as_tensor(obs.state + 0.1, dtype=torch.float32), goal)
+        model.energy(goal, torch.as_tensor(obs.state + 0.1, dtype=torch.float32), goal, ext)
     mpc = MPCAgent(agent.encoder, model, CEM(CEMConfig(horizon=1, samples=8, topk=2, iterations=1)))
     mpc.reset([driver.goal_images()[0]])
     action = mpc.act(obs.image, obs.state)

@@ -56,6 +56,14 @@ class Observation:
     """seconds since the episode started"""
     extras: dict[str, Any] = field(default_factory=dict)
     """what only some drivers know (the simulator's privileged state, for oracles)"""
+    wrist_image: NDArray[np.uint8] | None = None
+    """wrist camera, uint8 (H, W, 3), when the driver has one (DROID's rig)"""
+
+    def views(self) -> dict[str, NDArray[np.uint8]]:
+        """The camera images by view name: ``exterior``, and ``wrist`` when there is one."""
+        if self.wrist_image is None:
+            return {"exterior": self.image}
+        return {"exterior": self.image, "wrist": self.wrist_image}
 
 
 class RobotDriver(ABC):
@@ -124,6 +132,10 @@ class RobotDriver(ABC):
     def goal_images(self) -> list[NDArray[np.uint8]]:
         """Goal image(s) of the current episode, when the driver can make them (sim); else []."""
         return []
+
+    def goal_views(self) -> list[dict[str, NDArray[np.uint8]]]:
+        """The goal chain with every view the driver renders ({view: image} per (sub)goal); else []."""
+        return [{"exterior": image} for image in self.goal_images()]
 
     # ---- acting -------------------------------------------------------------------------------------------
     @final

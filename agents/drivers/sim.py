@@ -37,6 +37,7 @@ class SimDriver(RobotDriver):
         self._obs: dict[str, Any] | None = None
         self._info: dict[str, Any] = {}
         self._goals: list[NDArray[np.uint8]] = []
+        self._wrist_goals: list[NDArray[np.uint8]] = []
         self.steps, self.done, self.success = 0, False, False
 
     @classmethod
@@ -54,6 +55,7 @@ class SimDriver(RobotDriver):
     def reset(self, seed: int | None = None) -> Observation:
         self._obs, self._info = self.env.reset(seed=seed)
         self._goals = list(self._info.get("subgoal_images") or [self._info["goal_image"]])
+        self._wrist_goals = list(self._info.get("wrist_subgoal_images") or [])
         self.steps, self.done, self.success = 0, False, bool(self._info["is_success"])
         return self.get_observation()
 
@@ -61,7 +63,8 @@ class SimDriver(RobotDriver):
         if self._obs is None:
             raise RuntimeError("reset the driver before observing")
         return Observation(self._obs["image"], np.asarray(self._obs["state"], np.float64),
-                           self.steps * self.control_period, {"info": self._info})  # fmt: skip
+                           self.steps * self.control_period, {"info": self._info},
+                           self._obs.get("wrist_image"))  # fmt: skip
 
     def connect(self) -> None:
         """Start a first episode (unseeded) unless one is running, so that the driver can be observed."""
@@ -100,6 +103,12 @@ class SimDriver(RobotDriver):
         if self._obs is None:
             raise RuntimeError("reset the driver before asking for its goal images")
         return list(self._goals)
+
+    def goal_views(self) -> list[dict[str, NDArray[np.uint8]]]:
+        """The goal chain from the exterior camera and, with the env's wrist camera, the wrist camera."""
+        if not self._wrist_goals:
+            return super().goal_views()
+        return [{"exterior": e, "wrist": w} for e, w in zip(self._goals, self._wrist_goals, strict=True)]
 
     def camera_features(self) -> dict[str, Any]:
         config = self.env.unwrapped.config  # type: ignore[attr-defined]

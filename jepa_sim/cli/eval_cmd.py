@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jepa_sim.cli.planner_args import PlannerArgs
+
+if TYPE_CHECKING:
+    from agents.mpc import MPCConfig
 
 METHODS = ("mpc", "bc", "random", "oracle", "simmpc")
 
@@ -41,7 +45,8 @@ class EvalArgs(PlannerArgs):
     methods: str = "mpc,bc,random,oracle"
     """comma-separated: mpc, bc, random, oracle, simmpc"""
     tasks: str = "all"
-    """`all` or comma-separated: reach, grasp, reach_with_object, pick_and_place"""
+    """`all` or comma-separated: reach, grasp, reach_with_object (starts held, the paper's cell),
+    grasp_and_carry (grasp, then carry), pick_and_place"""
     objects: str = "cup,box"
     trials: int = 5
     """trials per task, object and method"""
@@ -58,10 +63,53 @@ class EvalArgs(PlannerArgs):
     bc: str = "default"
     """`default` (shipped in checkpoints/bc) or a BC policy folder (`jepa-sim train-bc`)"""
     image_size: int = 128
-    grasp_subgoals: bool = False
-    """give the agents extra sub-goal images for the grasping tasks (open at the object, closed at the object,
-    then the goal): an experiment on the energy's grasp barrier (README)"""
+    goal_chain: str = "paper"
+    """the goal images: `paper` (one goal image; pick-and-place: grasped, carried, placed) or `grasp` (every task
+    that grasps shows it step by step: above the object open, around it open, closed, lifted, then carried,
+    placed)"""
+    views: str = "exterior"
+    """the views the MPC agents observe and compare: `exterior` (the paper) or `exterior,wrist` (DROID's rig;
+    simmpc only until a two-view predictor ships)"""
+    view_weights: str = ""
+    """comma-separated weight of each view in the energy, in the order of --views (empty: equal)"""
+    advance_ratio: float = 0.5
+    """next sub-goal when the distance falls below this fraction of its start"""
+    stall_steps: int = 0
+    """also next sub-goal when the distance set no new low (by 10%) for this many steps; 0 = off"""
+    max_steps_per_subgoal: int = 25
+    """next sub-goal after this many steps on one at the latest"""
     device: str = "auto"
+
+    def mpc_config(self) -> MPCConfig:
+        """The MPC agent's views, energy weights and sub-goal rule from the flags (ValueError names a bad one)."""
+        from agents.mpc import MPCConfig
+
+        views = tuple(v.strip() for v in self.views.split(",") if v.strip())
+        unknown = [v for v in views if v not in ("exterior", "wrist")]
+        if unknown:
+            raise ValueError(f"unknown view(s) {unknown} in --views; choose from exterior, wrist")
+        try:
+            weights = tuple(float(w) for w in self.view_weights.split(",")) if self.view_weights.strip() else None
+        except ValueError as exc:
+            raise ValueError(f"--view-weights must be comma-separated numbers, got {self.view_weights!r}") from exc
+        return MPCConfig(
+            views=views,
+            view_weights=weights,
+            advance_ratio=self.advance_ratio,
+            stall_steps=self.stall_steps,
+            max_steps_per_subgoal=self.max_steps_per_subgoal,
+        )
+
+    def agent_meta(self) -> dict[str, object]:
+        config = self.mpc_config()
+        return {
+            "views": list(config.views),
+            "view_weights": config.weights,
+            "advance_ratio": config.advance_ratio,
+            "stall_steps": config.stall_steps,
+            "min_progress": config.min_progress,
+            "max_steps_per_subgoal": config.max_steps_per_subgoal,
+        }
 
 
 def run(args: EvalArgs) -> int:
@@ -74,7 +122,7 @@ def run(args: EvalArgs) -> int:
     from agents.mpc import MPCAgent
     from agents.policies import Agent, MPCPolicy, OracleAgent, RandomAgent
     from agents.sim_model import SimulatorModel
-    from envs.config import TASKS, ControlConfig
+    from envs.config import GOAL_CHAINS, TASKS, ControlConfig
     from envs.registration import ENV_IDS
     from jepa_sim.encoders import EncoderLoadError, load_encoder
     from jepa_sim.encoders.base import resolve_device
@@ -94,6 +142,13 @@ def run(args: EvalArgs) -> int:
             raise SystemExit(f"jepa-sim eval: unknown {name} {unknown or chosen}; choose from {', '.join(allowed)}")
     if args.trials < 1:
         raise SystemExit("jepa-sim eval: --trials must be >= 1")
+    try:
+        mpc_config = args.mpc_config()
+        if args.goal_chain not in GOAL_CHAINS:
+            raise ValueError(f"--goal-chain must be one of {', '.join(GOAL_CHAINS)}, got {args.goal_chain!r}")
+    except ValueError as exc:
+        raise SystemExit(f"jepa-sim eval: {exc}") from exc
+    wrist = "wrist" in mpc_config.views
 
     earlier = sorted(p.name for p in [args.out / "results.json", *args.out.glob("*.mp4")] if p.exists())
     if earlier and not args.overwrite:
@@ -114,7 +169,7 @@ def run(args: EvalArgs) -> int:
             assert encoder is not None
             predictor, _ = load_predictor(args.predictor, encoder.id, device)
             args.check_horizon(predictor.config.max_steps)
-            agent = MPCAgent(encoder, predictor, planner)
+            agent = MPCAgent(encoder, predictor, planner, mpc_config)
     except (EncoderLoadError, PredictorLoadError, FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"jepa-sim eval: {exc}") from exc
 
@@ -124,7 +179,8 @@ def run(args: EvalArgs) -> int:
             return MPCPolicy(agent)
         if method == "simmpc":
             assert encoder is not None
-            return MPCPolicy(MPCAgent(encoder, SimulatorModel(driver.simulator, encoder, device), planner))
+            simulator = SimulatorModel(driver.simulator, encoder, device)
+            return MPCPolicy(MPCAgent(encoder, simulator, planner, mpc_config))
         if method == "bc":
             assert bc_agent is not None
             return bc_agent
@@ -155,7 +211,7 @@ def run(args: EvalArgs) -> int:
 
     meta = {"methods": methods, "tasks": tasks, "objects": objects, "trials": args.trials, "seed": args.seed,
             "encoder": args.encoder, "predictor": args.predictor, "bc": args.bc, "image_size": args.image_size,
-            "grasp_subgoals": args.grasp_subgoals,
+            "goal_chain": args.goal_chain, "agent": args.agent_meta(),
             "device": args.device, "planner": args.planner_meta()}  # fmt: skip
     for name in earlier:  # only now that every model loaded: a failed start never deletes an evaluation
         (args.out / name).unlink()
@@ -166,7 +222,7 @@ def run(args: EvalArgs) -> int:
             results = evaluate(
                 cells, methods, args.trials, args.seed,
                 lambda env_id, obj: SimDriver.make(env_id, obj, image_size=args.image_size,
-                                                   grasp_subgoals=args.grasp_subgoals),
+                                                   goal_chain=args.goal_chain, wrist_camera=wrist),
                 make_agent, record=args.videos, on_trial=on_trial,
             )  # fmt: skip
         finally:

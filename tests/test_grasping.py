@@ -1,0 +1,219 @@
+"""Grasping as the paper specifies it: reach-with-object starts held, grasp chains of goal images from both
+views, a two-view energy, the advance rule, and the diagnostic that names where grasping breaks."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from test_encoders import tiny_vjepa2
+
+from agents.diagnostics import chain_traces, gripper_contrast
+from agents.drivers.sim import SimDriver
+from agents.evaluate import run_trial
+from agents.mpc import MPCAgent, MPCConfig
+from agents.policies import MPCPolicy
+from agents.sim_model import SimulatorModel
+from envs.expert import ScriptedExpert
+from jepa_sim.cli.main import main
+from jepa_sim.encoders import load_encoder
+from jepa_sim.planning import CEM, CEMConfig
+from jepa_sim.predictor import ACPredictor, PredictorConfig
+
+CHAINS = {
+    ("reach", "grasp"): ["goal"],
+    ("grasp", "grasp"): ["above", "around", "closed", "lifted"],
+    ("reach_with_object", "grasp"): ["carried"],
+    ("grasp_and_carry", "grasp"): ["above", "around", "closed", "lifted", "carried"],
+    ("pick_and_place", "grasp"): ["above", "around", "closed", "lifted", "carried", "placed"],
+    ("grasp", "paper"): ["lifted"],
+    ("reach_with_object", "paper"): ["carried"],
+    ("grasp_and_carry", "paper"): ["carried"],
+    ("pick_and_place", "paper"): ["closed", "carried", "placed"],
+}
+IDS = {
+    "reach": "JepaSim/FrankaReach-v0",
+    "grasp": "JepaSim/FrankaGrasp-v0",
+    "reach_with_object": "JepaSim/FrankaReachWithObject-v0",
+    "grasp_and_carry": "JepaSim/FrankaGraspAndCarry-v0",
+    "pick_and_place": "JepaSim/FrankaPickAndPlace-v0",
+}
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("enc")
+    tiny_vjepa2(folder)
+    return load_encoder(str(folder), device="cpu")
+
+
+@pytest.mark.parametrize("obj", ["cup", "box"])
+def test_reach_with_object_starts_held_and_stays_held(obj):
+    env = gym.make(IDS["reach_with_object"], object=obj, image_size=64)
+    for seed in range(3):
+        obs, info = env.reset(seed=seed)
+        assert info["grasped"] and obs["state"][6] > 0.2  # closed on the object (0 = open)
+        assert info["object_pos"][2] > info["object_rest_height"] + 0.05  # in the air, not on the table
+        for _ in range(10):
+            obs, _, _, _, info = env.step(np.zeros(7))
+            assert info["grasped"]
+        assert np.linalg.norm(info["object_pos"] - info["tool_pos"]) < 0.03  # it did not slide out
+    env.close()
+
+
+@pytest.mark.parametrize("task", ["reach_with_object", "grasp_and_carry"])
+def test_the_expert_solves_the_carry_tasks(task):
+    env = gym.make(IDS[task], object="box", image_size=64)
+    obs, info = env.reset(seed=5)
+    expert = ScriptedExpert(task, "box", seed=5)
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(expert.act(obs["state"], info))
+        done = terminated or truncated
+    assert info["is_success"]
+    env.close()
+
+
+@pytest.mark.parametrize(("task", "chain"), sorted(CHAINS))
+def test_goal_chains_have_their_documented_length_and_order(task, chain):
+    env = gym.make(IDS[task], object="cup", image_size=64, goal_chain=chain, wrist_camera=True)
+    _, info = env.reset(seed=2)
+    names = CHAINS[task, chain]
+    assert info["subgoal_names"] == names
+    exterior = info.get("subgoal_images", [info["goal_image"]])
+    assert len(exterior) == len(info["wrist_subgoal_images"]) == len(names)
+    assert np.array_equal(exterior[-1], info["goal_image"])
+    assert np.array_equal(info["wrist_subgoal_images"][-1], info["wrist_goal_image"])
+    for a, b in zip(exterior, exterior[1:], strict=False):
+        assert not np.array_equal(a, b)
+    if "closed" in names:  # closing is visible: the wrist view of "around" and "closed" differ a lot
+        i = names.index("closed")
+        wrist = info["wrist_subgoal_images"]
+        changed = np.mean(np.abs(wrist[i].astype(int) - wrist[i - 1]).sum(-1) > 30)
+        assert changed > 0.05
+    env.close()
+
+
+def test_the_sim_driver_gives_both_views_of_observations_and_goals():
+    driver = SimDriver.make(IDS["grasp"], "box", image_size=64, wrist_camera=True, goal_chain="grasp")
+    obs = driver.reset(seed=0)
+    assert set(obs.views()) == {"exterior", "wrist"}
+    goals = driver.goal_views()
+    assert len(goals) == 4 and all(set(g) == {"exterior", "wrist"} for g in goals)
+    driver.close()
+    plain = SimDriver.make(IDS["grasp"], "box", image_size=64)
+    assert set(plain.reset(seed=0).views()) == {"exterior"} and set(plain.goal_views()[0]) == {"exterior"}
+    plain.close()
+
+
+def test_a_single_view_predictor_refuses_two_views_and_goals_must_have_every_view(encoder):
+    predictor = ACPredictor(PredictorConfig(token_dim=32, grid=(4, 4), width=32, depth=1, heads=2))
+    planner = CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1))
+    with pytest.raises(ValueError, match=r"trained on \('exterior',\) cannot plan with \['wrist'\]"):
+        MPCAgent(encoder, predictor, planner, MPCConfig(views=("exterior", "wrist")))
+    driver = SimDriver.make(IDS["grasp"], "cup", image_size=64, wrist_camera=True, goal_chain="grasp")
+    agent = MPCAgent(encoder, SimulatorModel(driver.simulator, encoder), planner, MPCConfig(views=("exterior", "wrist")))
+    obs = driver.reset(seed=0)
+    goals = driver.goal_views()
+    with pytest.raises(ValueError, match=r"goal 1 lacks the view\(s\) \['wrist'\]"):
+        agent.reset([goals[0], {"exterior": goals[1]["exterior"]}])
+    with pytest.raises(ValueError, match="is a single image but the agent observes"):
+        agent.reset([goals[0]["exterior"]])
+    agent.reset(goals)
+    with pytest.raises(ValueError, match=r"the observation lacks the view\(s\) \['wrist'\]"):
+        agent.act({"exterior": obs.image}, obs.state)
+    with pytest.raises(ValueError, match="view_weights must be 2"):
+        MPCConfig(views=("exterior", "wrist"), view_weights=(1.0,))
+    driver.close()
+
+
+def test_a_two_view_simulator_agent_plans_steps_and_scores_both_views(encoder):
+    driver = SimDriver.make(IDS["grasp"], "box", image_size=64, wrist_camera=True, goal_chain="grasp")
+    sim = driver.simulator
+    obs = driver.reset(seed=1)
+    actions = torch.zeros(2, 1, 7)
+    actions[1, 0, 6] = 1.0  # close the gripper
+    target = sim.preview_views(actions[1].double().numpy(), ("exterior", "wrist"))
+    goal = {v: encoder.encode(target[v][None])[0] for v in target}
+    model = SimulatorModel(sim, encoder)
+    state = torch.as_tensor(obs.state, dtype=torch.float32)
+    wrist_only = model.energy(goal, state, goal, {"wrist": 1.0})(actions)
+    both = model.energy(goal, state, goal, {"exterior": 0.5, "wrist": 0.5})(actions)
+    assert float(wrist_only[1]) == pytest.approx(0.0, abs=1e-6) and float(wrist_only[0]) > 0
+    assert float(both[1]) == pytest.approx(0.0, abs=1e-6) and float(both[0]) > 0
+    planner = CEM(CEMConfig(horizon=2, samples=6, topk=2, iterations=1))
+    agent = MPCAgent(encoder, model, planner, MPCConfig(views=("exterior", "wrist"), max_steps_per_subgoal=1))
+    policy = MPCPolicy(agent)
+    policy.reset(driver.goal_views(), obs)
+    for _ in range(2):
+        action = policy.act(obs)
+        assert action.shape == (7,) and np.all(np.isfinite(action))
+        driver.send_action(action)
+        obs = driver.get_observation()
+    assert [log.subgoal for log in agent.log] == [0, 1]
+    driver.close()
+
+
+class _FixedDistances:
+    """Drives MPCAgent._advance with given distances to the current sub-goal (no encoder, no planning)."""
+
+    def __init__(self, config, distances, goals=3):
+        self.agent = MPCAgent.__new__(MPCAgent)
+        self.agent.config = config
+        self.agent.num_goals, self.agent.subgoal, self.agent.steps_on_subgoal = goals, 0, 0
+        self.agent.history, self.agent.previous = [], None
+        self.queue = list(distances)
+        self.agent.distance = lambda z, index: self.queue.pop(0)
+
+    def run(self, steps):
+        out = []
+        for _ in range(steps):
+            self.agent._advance({})
+            out.append(self.agent.subgoal)
+        return out
+
+
+def test_the_stall_rule_advances_where_the_ratio_rule_cannot():
+    # a sub-goal that starts close (closing the gripper): 0.10 -> 0.07 -> 0.068 -> 0.069, never below half
+    stalled = [0.10, 0.07, 0.068, 0.069, 0.3, 0.3]
+    ratio_only = _FixedDistances(MPCConfig(advance_ratio=0.5, max_steps_per_subgoal=25), stalled)
+    assert ratio_only.run(4) == [0, 0, 0, 0]
+    with_stall = _FixedDistances(MPCConfig(advance_ratio=0.5, stall_steps=2), stalled)
+    assert with_stall.run(4) == [0, 0, 0, 1]  # no new low 10% below 0.07 in the last two steps: move on
+    # while the distance keeps falling by more than 10% per step, it stays
+    falling = _FixedDistances(MPCConfig(advance_ratio=0.1, stall_steps=2), [0.4, 0.3, 0.22, 0.17, 0.13])
+    assert falling.run(5) == [0, 0, 0, 0, 0]
+
+
+def test_the_diagnostic_traces_and_contrasts_on_a_tiny_encoder(encoder):
+    weights = {"exterior": 0.5, "wrist": 0.5}
+    (trace,) = chain_traces(encoder, "grasp", "box", [0], weights, image_size=64)
+    assert trace.names == ["above", "around", "closed", "lifted"] and trace.success
+    assert trace.distances.shape == (len(trace.phases), 4) and np.all(trace.distances >= 0)
+    assert set(trace.per_view) == {"exterior", "wrist"}
+    np.testing.assert_allclose(trace.distances, 0.5 * trace.per_view["exterior"] + 0.5 * trace.per_view["wrist"])
+    assert trace.distances[trace.minima[-1], -1] < trace.distances[0, -1]  # the lifted frame is nearest at the end
+    (contrast,) = gripper_contrast(encoder, "cup", [0], weights, image_size=64)
+    assert set(contrast.close) == {"exterior", "wrist", "weighted"}
+    assert contrast.close["wrist"] > 0 and contrast.sidestep["exterior"] > 0
+
+
+def test_eval_takes_views_goal_chains_and_the_advance_rule(tmp_path):
+    out = tmp_path / "eval"
+    args = ["eval", "--methods", "simmpc", "--tasks", "grasp", "--objects", "box", "--trials", "1", "--videos", "1",
+            "--samples", "4", "--topk", "2", "--iterations", "1", "--goal-chain", "grasp", "--views", "exterior,wrist",
+            "--view-weights", "1,3", "--stall-steps", "2", "--max-steps-per-subgoal", "2", "--image-size", "64",
+            "--out", str(out), "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    meta = json.loads((out / "results.json").read_text())["_meta"]
+    assert meta["goal_chain"] == "grasp" and meta["agent"]["views"] == ["exterior", "wrist"]
+    assert meta["agent"]["view_weights"] == {"exterior": 0.25, "wrist": 0.75} and meta["agent"]["stall_steps"] == 2
+    import imageio.v3 as iio
+
+    frames = iio.imread(out / "grasp_box_simmpc_seed1000.mp4")
+    assert frames.shape[1:] == (64, 256, 3)  # exterior | wrist | goal exterior | goal wrist
+    with pytest.raises(SystemExit, match="unknown view"):
+        main(["eval", "--views", "exterior,top", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="mpc.*views|trained on"):
+        main(["eval", "--methods", "mpc", "--views", "exterior,wrist", "--out", str(tmp_path / "y")])
