@@ -29,8 +29,11 @@ COLUMNS: tuple[tuple[str, str | None, str], ...] = (
     ("reach_with_object", "box", "Reach w/ obj box"),
     ("pick_and_place", "cup", "Pick-&-place cup"),
     ("pick_and_place", "box", "Pick-&-place box"),
+    ("grasp_and_carry", "cup", "Grasp & carry cup"),
+    ("grasp_and_carry", "box", "Grasp & carry box"),
 )
-"""the paper's columns: reach pools both objects"""
+"""the paper's columns (reach pools both objects; reach with object starts held, as in the paper), then
+grasp-and-carry, which has no paper cell (it is the grasp followed by the carry)"""
 
 
 @dataclass

@@ -6,6 +6,7 @@ opening, fitted on some episodes and scored (R^2) on others, so a probe cannot m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ import torch
 from numpy.typing import NDArray
 
 from jepa_sim.data.dataset import episode_path
-from jepa_sim.data.episode import read_arrays
+from jepa_sim.data.episode import EpisodeFormatError, read_arrays
+from jepa_sim.pretrain.frames import VIEW_ARRAYS
 
 TARGETS: dict[str, Callable[[dict[str, NDArray[Any]]], NDArray[Any]]] = {
     "ee_pos": lambda a: a["states"][:, :3],
@@ -48,9 +50,29 @@ class ProbeScore:
     """regularisation strength chosen on a validation split of the training episodes"""
 
 
-def pooled_features(encode: Callable[[Any], torch.Tensor], frames: NDArray[np.uint8], batch: int = 256) -> NDArray:
-    """Mean over tokens of the encoder output, ``(F, D)`` float64."""
-    out = [encode(frames[i : i + batch]).mean(1).double().numpy() for i in range(0, len(frames), batch)]
+POOLS: tuple[str, ...] = ("mean", "grid")
+
+
+def pool_tokens(tokens: torch.Tensor, pool: str) -> torch.Tensor:
+    """``(B, N, D)`` tokens of a square grid -> ``(B, D)`` (``mean`` over all tokens) or ``(B, 4 D)`` (``grid``:
+    the mean of each quarter of the image, so the probe keeps where in the frame a feature is)."""
+    if pool == "mean":
+        return tokens.mean(1)
+    if pool != "grid":
+        raise ValueError(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
+    b, n, d = tokens.shape
+    side = math.isqrt(n)
+    if side * side != n or side % 2:
+        raise ValueError(f"grid pooling needs an even square token grid, got {n} tokens")
+    grid = tokens.reshape(b, 2, side // 2, 2, side // 2, d)
+    return grid.mean(dim=(2, 4)).reshape(b, 4 * d)
+
+
+def pooled_features(
+    encode: Callable[[Any], torch.Tensor], frames: NDArray[np.uint8], batch: int = 256, pool: str = "mean"
+) -> NDArray:
+    """Pooled encoder output (:func:`pool_tokens`), ``(F, D)`` or ``(F, 4 D)`` float64."""
+    out = [pool_tokens(encode(frames[i : i + batch]), pool).double().numpy() for i in range(0, len(frames), batch)]
     return np.concatenate(out) if out else np.zeros((0, 0))
 
 
@@ -60,18 +82,28 @@ def probe_sets(
     encoders: dict[str, Callable[[Any], torch.Tensor]],
     every: int = 1,
     on_episode: Callable[[int], None] | None = None,
+    views: Sequence[str] = ("exterior",),
+    pool: str = "mean",
 ) -> dict[str, ProbeSet]:
     """Features of every encoder and the shared targets for every ``every``-th frame of the given episodes;
-    each episode is read once, whatever the number of encoders."""
+    each episode is read once, whatever the number of encoders. With several ``views`` a frame's features are
+    the pooled features of each view side by side (the views of one instant)."""
+    keys = [VIEW_ARRAYS[v] for v in views]
     feats: dict[str, list[NDArray]] = {name: [] for name in encoders}
     targets: dict[str, list[NDArray]] = {k: [] for k in TARGETS}
     owners = []
     rows = slice(None, None, every)
     for index in episodes:
-        arrays = read_arrays(episode_path(root, index), ["frames", "states", "object_pose"])
-        frames = arrays["frames"][rows]
+        try:
+            arrays = read_arrays(episode_path(root, index), [*keys, "states", "object_pose"])
+        except EpisodeFormatError as exc:
+            if "wrist_frames" in str(exc) and "missing" in str(exc):
+                raise EpisodeFormatError(f"{exc}; collect with --wrist-camera to probe the wrist view") from exc
+            raise
+        frames = arrays[keys[0]][rows]
         for name, encode in encoders.items():
-            feats[name].append(pooled_features(encode, frames))
+            per_view = [pooled_features(encode, arrays[key][rows], pool=pool) for key in keys]
+            feats[name].append(np.concatenate(per_view, axis=1))
         for name, fn in TARGETS.items():
             targets[name].append(fn(arrays)[rows])
         owners.append(np.full(len(frames), index))

@@ -316,3 +316,56 @@ def test_cli_defaults_match_the_library_defaults():
                  "frame_stride"):  # fmt: skip
         assert getattr(args, name) == getattr(config, name), name
     assert (args.ema_start, args.ema_end) == config.ema
+
+
+# --- two views (exterior and wrist) ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_view_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pretrain2") / "data"
+    spec = CollectSpec(env_ids=("JepaSim/FrankaGrasp-v0",), objects=("box",), image_size=64, wrist_camera=True)
+    collect(root, spec, 4)
+    return root
+
+
+def test_the_frame_bank_holds_each_view_of_an_episode_as_its_own_segment(two_view_data, data):
+    from jepa_sim.data.dataset import EpisodeDataset
+
+    indices = EpisodeDataset(two_view_data).indices
+    one = FrameBank(two_view_data, indices)
+    both = FrameBank(two_view_data, indices, views=("exterior", "wrist"))
+    assert len(both) == 2 * len(one) and len(both.starts) == 2 * len(indices)
+    assert torch.equal(both.frames[: int(both.lengths[0])], one.frames[: int(one.lengths[0])])
+    assert not torch.equal(both.frames[int(both.starts[1])], one.frames[0])  # the wrist view, not the exterior
+    from jepa_sim.data.episode import EpisodeFormatError
+
+    with pytest.raises(EpisodeFormatError, match="no wrist_frames: collect with --wrist-camera"):
+        FrameBank(data, EpisodeDataset(data).indices, views=("wrist",))
+    with pytest.raises(ValueError, match="views must be distinct names"):
+        tiny_config(views=("exterior", "top"))
+
+
+def test_pretraining_on_both_views_and_probing_them_side_by_side(two_view_data, tmp_path, capsys):
+    result = Pretrainer(two_view_data, tmp_path / "run", tiny_config(views=("exterior", "wrist"))).run()
+    card = json.loads((result.encoder_dir / "training.json").read_text())
+    assert card["config"]["views"] == ["exterior", "wrist"]
+    probe = tmp_path / "probe.json"
+    args = ["probe", "--data", str(two_view_data), "--encoder", str(result.encoder_dir), "--device", "cpu",
+            "--views", "exterior,wrist", "--pool", "grid", "--no-baseline", "--json-out", str(probe)]  # fmt: skip
+    assert main(args) == 0
+    scores = json.loads(probe.read_text())
+    assert scores["views"] == "exterior,wrist" and scores["pool"] == "grid"
+    assert set(scores["pretrained"]) == {"ee_pos", "object_pos", "gripper"}
+
+
+def test_grid_pooling_keeps_where_a_feature_is():
+    from jepa_sim.probe import pool_tokens
+
+    tokens = torch.zeros(1, 16, 3)
+    tokens[0, 0, 0] = 1.0  # top-left token
+    assert pool_tokens(tokens, "mean").shape == (1, 3)
+    grid = pool_tokens(tokens, "grid")
+    assert grid.shape == (1, 12) and grid[0, 0] == 0.25 and grid[0, 3:].abs().sum() == 0
+    with pytest.raises(ValueError, match="even square token grid"):
+        pool_tokens(torch.zeros(1, 9, 3), "grid")

@@ -58,6 +58,9 @@ class PretrainArgs:
     this is exactly how the frozen encoder sees frames) or frames-per-clip (video clips)"""
     frame_stride: int = 1
     """steps between the frames of a video sample"""
+    views: str = "exterior"
+    """comma-separated camera views to pretrain on: exterior, wrist (the wrist view needs a dataset collected
+    with --wrist-camera)"""
     holdout: float = 0.1
     """fraction of episodes held out of training"""
     seed: int = 0
@@ -82,6 +85,7 @@ def run(args: PretrainArgs) -> int:
             size=size, clip_frames=args.clip_frames, frame_stride=args.frame_stride, steps=args.steps,
             batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, decay=args.decay,
             weight_decay=args.weight_decay, ema=(args.ema_start, args.ema_end), holdout=args.holdout, seed=args.seed,
+            views=tuple(v.strip() for v in args.views.split(",") if v.strip()),
         )  # fmt: skip
         trainer = Pretrainer(args.data, args.out, config, args.device)
     except (DatasetError, PretrainError, ValueError) as exc:

@@ -35,6 +35,11 @@ class ProbeArgs:
     """use every n-th frame"""
     holdout: float = 0.2
     """test fraction when the encoder carries no split for this dataset"""
+    views: str = "exterior"
+    """comma-separated views whose pooled features are put side by side: exterior, wrist (needs a dataset
+    collected with --wrist-camera)"""
+    pool: str = "mean"
+    """`mean` (all tokens, the default probe) or `grid` (the mean of each image quarter: keeps where things are)"""
     seed: int = 0
     device: str = "auto"
     json_out: Path | None = None
@@ -69,8 +74,9 @@ def _probe(args: ProbeArgs, encoders: dict[str, Any], train: list[int], test: li
     from jepa_sim.probe import probe_sets, run_probe
 
     with tqdm(total=len(train) + len(test), desc="probe", unit="ep", mininterval=1.0) as bar:
-        fit = probe_sets(args.data, train, encoders, args.every, lambda _: bar.update(1))
-        held = probe_sets(args.data, test, encoders, args.every, lambda _: bar.update(1))
+        views = tuple(v.strip() for v in args.views.split(",") if v.strip())
+        fit = probe_sets(args.data, train, encoders, args.every, lambda _: bar.update(1), views, args.pool)
+        held = probe_sets(args.data, test, encoders, args.every, lambda _: bar.update(1), views, args.pool)
     return {label: {k: vars(v) for k, v in run_probe(fit[label], held[label]).items()} for label in encoders}
 
 
@@ -89,8 +95,10 @@ def run(args: ProbeArgs) -> int:
     except (DatasetError, EncoderLoadError, ValueError) as exc:
         raise SystemExit(f"jepa-sim probe: {exc}") from exc
     train = train[: args.max_train_episodes]
-    print(f"encoder {encoder.id}; probe fitted on {len(train)} episodes, tested on {len(test)} ({origin})")
-    results: dict[str, Any] = {"encoder": encoder.id, "train_episodes": len(train), "test_episodes": len(test)}
+    print(f"encoder {encoder.id}; views {args.views}, {args.pool}-pooled; probe fitted on {len(train)} episodes, "
+          f"tested on {len(test)} ({origin})")  # fmt: skip
+    results: dict[str, Any] = {"encoder": encoder.id, "train_episodes": len(train), "test_episodes": len(test),
+                               "views": args.views, "pool": args.pool}  # fmt: skip
     try:
         results.update(_probe(args, {label: enc.encode for label, enc in encoders}, train, test))
     except (DatasetError, EpisodeFormatError, ValueError) as exc:

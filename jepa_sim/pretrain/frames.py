@@ -12,28 +12,51 @@ from jepa_sim.data.dataset import episode_path
 from jepa_sim.data.episode import EpisodeFormatError, read_arrays
 from jepa_sim.encoders.preprocess import center_crop_resize, normalize, to_video_clips
 
+VIEW_ARRAYS: dict[str, str] = {"exterior": "frames", "wrist": "wrist_frames"}
+"""the episode array that holds each camera view"""
+
 
 class FrameBank:
-    """Every frame of the chosen episodes as one uint8 tensor ``(F, H, W, 3)``, with episode boundaries.
+    """Every frame of the chosen episodes and views as one uint8 tensor ``(F, H, W, 3)``, with episode boundaries
+    (each view of an episode is its own segment, so a clip never mixes views).
 
     ``sample`` draws clips of ``length`` frames ``stride`` apart that never cross an episode boundary; with
     ``length=1`` it draws single frames. Frames are read with their CRC checked; a damaged episode raises
     :class:`EpisodeFormatError` naming the file.
     """
 
-    def __init__(self, root: Path, episodes: Sequence[int], on_episode: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        episodes: Sequence[int],
+        on_episode: Callable[[int], None] | None = None,
+        views: Sequence[str] = ("exterior",),
+    ) -> None:
         if not episodes:
             raise ValueError("no episodes to load frames from")
+        unknown = [v for v in views if v not in VIEW_ARRAYS]
+        if unknown or not views:
+            raise ValueError(f"unknown view(s) {unknown or views}; choose from {', '.join(VIEW_ARRAYS)}")
         chunks, starts, lengths = [], [], []
         offset = 0
         for index in episodes:
-            frames = read_arrays(episode_path(root, index), ["frames"])["frames"]
-            if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-                raise EpisodeFormatError(f"episode {index}: frames have shape {frames.shape} {frames.dtype}")
-            chunks.append(torch.from_numpy(frames))
-            starts.append(offset)
-            lengths.append(len(frames))
-            offset += len(frames)
+            path = episode_path(root, index)
+            for view in views:
+                key = VIEW_ARRAYS[view]
+                try:
+                    frames = read_arrays(path, [key])[key]
+                except EpisodeFormatError as exc:
+                    if "missing" not in str(exc):
+                        raise
+                    raise EpisodeFormatError(
+                        f"episode {index} has no {key}: collect with --wrist-camera to use the {view} view"
+                    ) from exc
+                if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+                    raise EpisodeFormatError(f"episode {index}: {key} have shape {frames.shape} {frames.dtype}")
+                chunks.append(torch.from_numpy(frames))
+                starts.append(offset)
+                lengths.append(len(frames))
+                offset += len(frames)
             if on_episode is not None:
                 on_episode(index)
         self.frames = torch.cat(chunks)

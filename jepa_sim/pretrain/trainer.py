@@ -17,7 +17,7 @@ from jepa_sim.atomic import atomic_folder
 from jepa_sim.data.clips import split_episodes
 from jepa_sim.data.dataset import EpisodeDataset
 from jepa_sim.encoders.base import resolve_device
-from jepa_sim.pretrain.frames import FrameBank, clips_to_pixels
+from jepa_sim.pretrain.frames import VIEW_ARRAYS, FrameBank, clips_to_pixels
 from jepa_sim.pretrain.jepa import ModelSize, build_model, ema_update, export_model, jepa_loss, make_target_encoder
 from jepa_sim.pretrain.masks import DEFAULT_GROUPS, BlockSpec, MaskPair, MultiBlockMasker
 from jepa_sim.runs import (
@@ -49,6 +49,8 @@ class PretrainConfig:
     """distinct video frames per sample: 1 = single frames repeated to fill the clip (how the frozen encoder
     is used), or ``size.frames_per_clip`` consecutive frames ``frame_stride`` apart"""
     frame_stride: int = 1
+    views: tuple[str, ...] = ("exterior",)
+    """camera views whose frames are pretrained on (``wrist`` needs a dataset collected with the wrist camera)"""
     groups: tuple[BlockSpec, ...] = DEFAULT_GROUPS
     steps: int = 2000
     batch_size: int = 64
@@ -71,6 +73,8 @@ class PretrainConfig:
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError("steps must be >= 1 and batch_size >= 2")
         check_warmup_stable_decay(self.lr, self.warmup, self.decay, self.final_lr)
+        if not self.views or any(v not in VIEW_ARRAYS for v in self.views) or len(set(self.views)) != len(self.views):
+            raise ValueError(f"views must be distinct names among {', '.join(VIEW_ARRAYS)}, got {self.views}")
         if not 0.0 <= self.holdout < 1.0:
             raise ValueError(f"holdout must be in [0, 1), got {self.holdout}")
         if not (0.0 <= self.ema[0] <= self.ema[1] <= 1.0):
@@ -123,8 +127,9 @@ class Pretrainer:
         """
         cfg = self.config
         self.folder.create()
-        train = FrameBank(self.data, self.train_episodes, on_load)
-        heldout = FrameBank(self.data, self.heldout_episodes, on_load) if self.heldout_episodes else None
+        views = self.config.views
+        train = FrameBank(self.data, self.train_episodes, on_load, views)
+        heldout = FrameBank(self.data, self.heldout_episodes, on_load, views) if self.heldout_episodes else None
 
         model = build_model(cfg.size, cfg.seed).to(self.device).train()
         target = make_target_encoder(model)
