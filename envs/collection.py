@@ -63,6 +63,8 @@ class CollectSpec:
     image_size: int = 128
     render_preset: str = "fast"
     wrist_camera: bool = False
+    exterior_camera: str = "droid"
+    """exterior camera preset (``EnvConfig.exterior_camera``)"""
     max_steps: int | None = None
     """steps per episode at most; None uses each task's registered limit"""
     tail_steps: int = 5
@@ -90,6 +92,7 @@ class CollectSpec:
             image_size=self.image_size,
             render_preset=self.render_preset,  # type: ignore[arg-type]
             wrist_camera=self.wrist_camera,
+            exterior_camera=self.exterior_camera,
             terminate_on_success=False,
         )
 
@@ -275,7 +278,7 @@ def describe_world(spec: CollectSpec) -> dict[str, Any]:
     from envs.scene import EXTERIOR_CAMERA, WRIST_CAMERA, load_model
 
     config = spec.env_config(task_of(spec.env_ids[0]), spec.objects[0])
-    model = load_model(spec.render_preset == "pretty")
+    model = load_model(spec.render_preset == "pretty", spec.exterior_camera)
     data = mujoco.MjData(model)
     data.qpos[: len(HOME_QPOS)] = HOME_QPOS
     mujoco.mj_forward(model, data)
@@ -308,6 +311,8 @@ def package_versions() -> dict[str, str]:
 def spec_dict(spec: CollectSpec) -> dict[str, Any]:
     out = asdict(spec)
     out["env_ids"], out["objects"] = list(spec.env_ids), list(spec.objects)
+    if out["exterior_camera"] == "droid":  # the default camera: datasets from before the presets still resume
+        del out["exterior_camera"]
     return out
 
 

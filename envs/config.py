@@ -9,6 +9,8 @@ RenderPreset = Literal["fast", "pretty"]
 ObjectName = Literal["cup", "box"]
 TaskName = Literal["reach", "grasp", "reach_with_object", "grasp_and_carry", "pick_and_place"]
 
+EXTERIOR_CAMERA_PRESETS: tuple[str, ...] = ("droid", "front")
+"""names of ``envs.scene.EXTERIOR_CAMERAS`` (kept here so that the config imports no simulator)"""
 GoalChain = Literal["paper", "grasp"]
 GOAL_CHAINS: tuple[str, ...] = ("paper", "grasp")
 RENDER_PRESETS: tuple[str, ...] = ("fast", "pretty")
@@ -108,6 +110,10 @@ class EnvConfig:
     """square camera images, 64 to 256 px"""
     render_preset: RenderPreset = "fast"
     """``fast``: low-poly meshes, no shadows; ``pretty``: full visual meshes with shadows"""
+    exterior_camera: str = "droid"
+    """exterior camera preset (``envs.scene.EXTERIOR_CAMERAS``): ``droid`` (beside the robot, the default the
+    shipped models were trained on) or ``front`` (facing the robot from above the far table edge: the object
+    region larger in the frame, every reach goal still in view)"""
     wrist_camera: bool = False
     """also observe a wrist camera image under ``wrist_image``"""
     control: ControlConfig = field(default_factory=ControlConfig)
@@ -129,6 +135,7 @@ class EnvConfig:
         _check_choice("object", self.object, OBJECTS)
         _check_choice("render_preset", self.render_preset, RENDER_PRESETS)
         _check_choice("goal_chain", self.goal_chain, GOAL_CHAINS)
+        _check_choice("exterior_camera", self.exterior_camera, EXTERIOR_CAMERA_PRESETS)
         if not 64 <= self.image_size <= 256:
             raise ValueError(f"image_size must be between 64 and 256 px, got {self.image_size}")
         if self.start_noise < 0 or self.start_yaw_noise < 0:

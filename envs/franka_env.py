@@ -132,7 +132,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         self.render_mode = render_mode
         self.metadata = {"render_modes": ["rgb_array"], "render_fps": round(1.0 / cfg.control.control_period)}
         pretty = cfg.render_preset == "pretty"
-        self.model = load_model(pretty)
+        self.model = load_model(pretty, cfg.exterior_camera)
         self.model.opt.timestep = cfg.control.physics_dt
         self.data = mujoco.MjData(self.model)
         self.controller = CartesianController(self.model, cfg.control)

@@ -43,6 +43,9 @@ class CollectArgs:
     """`fast`: low-poly meshes, no shadows; `pretty`: full meshes and shadows (about 15x slower on a CPU)"""
     wrist_camera: bool = False
     """also record the wrist camera"""
+    exterior_camera: Literal["droid", "front"] = "droid"
+    """exterior camera preset: `droid` (beside the robot; the shipped models' view) or `front` (facing the robot
+    from above the far table edge, the object region larger)"""
     max_steps: int | None = None
     """steps per episode at most (default: each task's time limit, 30 to 70 steps)"""
     tail_steps: int = 5
@@ -64,6 +67,7 @@ def run(args: CollectArgs) -> int:
             image_size=args.image_size,
             render_preset=args.render_preset,
             wrist_camera=args.wrist_camera,
+            exterior_camera=args.exterior_camera,
             max_steps=args.max_steps,
             tail_steps=args.tail_steps,
         )
