@@ -46,12 +46,24 @@ class TrialResult:
     steps: int
     plan_seconds: float
     """mean time to choose one action"""
+    goal_trace: list[int] = field(default_factory=list)
+    """the (sub)goal the agent pursued at each step (``Agent.goal_index``; -1 = the last): where a chain stops"""
     frames: list[NDArray[np.uint8]] = field(default_factory=list, repr=False)
     """camera | current goal image, one per step (recorded trials only)"""
 
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.task, self.object, self.method, self.seed)
 
-def run_trial(driver: SimDriver, agent: Agent, seed: int, record: bool = False) -> tuple[bool, int, float, list[Any]]:
-    """One closed-loop episode until the env ends it: (success, steps, mean seconds per action, frames)."""
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> TrialResult:
+        """A finished trial as ``results.json`` stores it."""
+        return cls(row["task"], row["object"], row["method"], int(row["seed"]), bool(row["success"]),
+                   int(row["steps"]), float(row["plan_seconds"]), list(row.get("goal_trace", [])))  # fmt: skip
+
+
+def run_trial(driver: SimDriver, agent: Agent, seed: int, record: bool = False) -> TrialResult:
+    """One closed-loop episode until the env ends it (task, object and method left blank for the caller)."""
     obs = driver.reset(seed)
     goals = driver.goal_views()
     agent.reset(goals, obs)
@@ -60,13 +72,16 @@ def run_trial(driver: SimDriver, agent: Agent, seed: int, record: bool = False) 
         return side_by_side(*obs.views().values(), *goals[agent.goal_index].values())
 
     frames = [frame()] if record else []
+    trace = []
     while not driver.done:
-        driver.send_action(agent.act(obs))
+        action = agent.act(obs)
+        trace.append(int(agent.goal_index))
+        driver.send_action(action)
         obs = driver.get_observation()
         if record:
             frames.append(frame())
     seconds = float(np.mean(agent.plan_seconds)) if agent.plan_seconds else 0.0
-    return driver.success, driver.steps, seconds, frames
+    return TrialResult("", "", "", seed, driver.success, driver.steps, seconds, trace, frames)
 
 
 def wilson_ci95(successes: int, n: int) -> tuple[float, float]:
@@ -179,19 +194,29 @@ def evaluate(
     make_agent: Callable[[str, str, str, SimDriver], Agent],
     record: int = 1,
     on_trial: Callable[[TrialResult], None] | None = None,
+    done: Sequence[TrialResult] = (),
 ) -> list[TrialResult]:
     """Run ``trials`` seeded trials of every method on every ``(env_id, task, object)`` cell; the first
     ``record`` trials of each cell and method keep their frames. ``make_agent(method, task, object, driver)``
-    is called once per cell and method."""
+    is called once per cell and method. Trials in ``done`` (a resumed evaluation) are kept, not rerun."""
+    finished = {r.key: r for r in done}
     results: list[TrialResult] = []
     for env_id, task, obj in cells:
+        todo = [(m, i) for m in methods for i in range(trials) if (task, obj, m, seed + i) not in finished]
+        results += [finished[task, obj, m, seed + i] for m in methods for i in range(trials)
+                    if (task, obj, m, seed + i) in finished]  # fmt: skip
+        if not todo:
+            continue
         driver = make_driver(env_id, obj)
         try:
             for method in methods:
+                runs = [i for m, i in todo if m == method]
+                if not runs:
+                    continue
                 agent = make_agent(method, task, obj, driver)
-                for i in range(trials):
-                    success, steps, seconds, frames = run_trial(driver, agent, seed + i, record=i < record)
-                    result = TrialResult(task, obj, method, seed + i, success, steps, seconds, frames)
+                for i in runs:
+                    result = run_trial(driver, agent, seed + i, record=i < record)
+                    result.task, result.object, result.method = task, obj, method
                     results.append(result)
                     if on_trial is not None:
                         on_trial(result)

@@ -111,6 +111,34 @@ class MPCConfig:
         return {view: w / sum(raw) for view, w in zip(self.views, raw, strict=True)}
 
 
+def arrived(history: Sequence[float], config: MPCConfig) -> bool:
+    """The advance rule (module docstring) on the distances to the current sub-goal so far (first = its start);
+    the step limit is checked by the caller."""
+    h = list(history)
+    if h[-1] < config.advance_ratio * h[0]:
+        return True
+    k = config.stall_steps
+    if k > 0 and len(h) > k:
+        return min(h[-k:]) > (1.0 - config.min_progress) * min(h[:-k])
+    return False
+
+
+def advance_points(distances: NDArray[np.floating], config: MPCConfig) -> list[int]:
+    """Where the advance rule moves on when following a given trajectory: ``distances`` (T, K) of each frame to
+    each of K sub-goals; returns the frame at which each of sub-goals 0..K-2 is left (fewer if never)."""
+    points, current, history, steps = [], 0, [], 0
+    for t in range(len(distances)):
+        if current == distances.shape[1] - 1:
+            break
+        history.append(float(distances[t, current]))
+        if arrived(history, config) or steps >= config.max_steps_per_subgoal:
+            points.append(t)
+            current, steps = current + 1, 0
+            history = [float(distances[t, current])]
+        steps += 1
+    return points
+
+
 @dataclass
 class StepLog:
     action: NDArray[np.float64]
@@ -227,22 +255,14 @@ class MPCAgent:
         """The energy's distance of the encoded frames ``z`` to goal ``index``."""
         return float(weighted_distance(z, self._goal(index), self.weights))
 
-    def _arrived(self) -> bool:
-        """The advance rule (module docstring) on the distances to the current sub-goal so far."""
-        h, cfg = self.history, self.config
-        if h[-1] < cfg.advance_ratio * h[0]:
-            return True
-        k = cfg.stall_steps
-        if k > 0 and len(h) > k:
-            return min(h[-k:]) > (1.0 - cfg.min_progress) * min(h[:-k])
-        return False
-
     def _advance(self, z: Latents) -> float:
         """Move on to the next sub-goal when the rule of the module docstring says so; returns the distance of
         ``z`` to the (possibly new) current goal."""
         self.history.append(self.distance(z, self.subgoal))
         last = self.subgoal == self.num_goals - 1
-        if not last and (self._arrived() or self.steps_on_subgoal >= self.config.max_steps_per_subgoal):
+        if not last and (
+            arrived(self.history, self.config) or self.steps_on_subgoal >= self.config.max_steps_per_subgoal
+        ):
             self.subgoal += 1
             self.steps_on_subgoal = 0
             self.previous = None

@@ -25,10 +25,11 @@ import numpy as np
 
 import envs  # noqa: F401  (registers the ids, picks the GL backend)
 from agents.diagnostics import ChainTrace, chain_traces, gripper_contrast
+from agents.mpc import MPCConfig, advance_points
 from jepa_sim.encoders import load_encoder
 
 
-def plot(traces: list[ChainTrace], path: Path) -> None:
+def plot(traces: list[ChainTrace], path: Path, config: MPCConfig) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,6 +40,8 @@ def plot(traces: list[ChainTrace], path: Path) -> None:
         for k, name in enumerate(trace.names):
             ax.plot(trace.distances[:, k], label=f"{k}: {name}", lw=1.6)
             ax.scatter([trace.minima[k]], [trace.distances[trace.minima[k], k]], s=14)
+        for k, t in enumerate(advance_points(trace.distances, config)):
+            ax.annotate(f"->{k + 1}", (t, trace.distances[t, k]), fontsize=7, xytext=(2, 6), textcoords="offset points")
         changes = [0] + [t for t in range(1, len(trace.phases)) if trace.phases[t] != trace.phases[t - 1]]
         for t in changes:
             ax.axvline(t, color="0.8", lw=0.8, zorder=0)
@@ -62,8 +65,13 @@ def main() -> None:
     parser.add_argument("--goal-chain", default="grasp")
     parser.add_argument("--encoder", default="default")
     parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--advance-ratio", type=float, default=0.5)
+    parser.add_argument("--stall-steps", type=int, default=2)
+    parser.add_argument("--max-steps-per-subgoal", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("runs/grasp_diagnostic"))
     args = parser.parse_args()
+    rule = MPCConfig(advance_ratio=args.advance_ratio, stall_steps=args.stall_steps,
+                     max_steps_per_subgoal=args.max_steps_per_subgoal)  # fmt: skip
 
     views = [v for v in args.views.split(",") if v]
     raw = [float(w) for w in args.weights.split(",")] if args.weights else [1.0] * len(views)
@@ -88,8 +96,11 @@ def main() -> None:
     report["contrast"] = [c.__dict__ for c in contrasts]
 
     print("\n## Energy along the expert's grasps, per sub-goal: start -> lowest (at frame t)\n")
-    print("| task | object | seed | expert success | lows in chain order | " + "sub-goals |")
-    print("|---|---|---|---|---|---|")
+    print(f"The advance rule (ratio {rule.advance_ratio}, stall {rule.stall_steps}, at most "
+          f"{rule.max_steps_per_subgoal} steps) applied to the expert's own trajectory: it should leave each "
+          "sub-goal at or after the frame where the expert is nearest it.\n")  # fmt: skip
+    print("| task | object | seed | expert success | lows in chain order | sub-goals | rule leaves them at |")
+    print("|---|---|---|---|---|---|---|")
     traces, first = [], []
     for task in args.tasks.split(","):
         for obj in objects:
@@ -101,14 +112,16 @@ def main() -> None:
                     f"{name} {t.distances[0, k]:.3f}->{t.distances[t.minima[k], k]:.3f} (t={t.minima[k]})"
                     for k, name in enumerate(t.names)
                 )
-                print(f"| {task} | {obj} | {t.seed} | {t.success} | {t.ordered} | {cells} |")
+                leaves = advance_points(t.distances, rule)
+                print(f"| {task} | {obj} | {t.seed} | {t.success} | {t.ordered} | {cells} | {leaves} |")
     report["traces"] = [
         {"task": t.task, "object": t.object, "seed": t.seed, "names": t.names, "phases": t.phases,
-         "success": t.success, "minima": t.minima, "distances": np.round(t.distances, 5).tolist(),
+         "success": t.success, "minima": t.minima, "rule_leaves": advance_points(t.distances, rule),
+         "distances": np.round(t.distances, 5).tolist(),
          "per_view": {v: np.round(d, 5).tolist() for v, d in t.per_view.items()}}
         for t in traces
     ]  # fmt: skip
-    plot(first, args.out / "traces.png")
+    plot(first, args.out / "traces.png", rule)
     (args.out / "diagnostic.json").write_text(json.dumps(report, indent=1))
     print(f"\nwrote {args.out}/traces.png and diagnostic.json")
 

@@ -1,6 +1,10 @@
 """`jepa-sim eval`: seeded trials through the sim driver, results.json / results.md / plot / videos."""
 
 import json
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -66,13 +70,50 @@ def test_eval_runs_the_mppi_planner_too(tmp_path):
     assert results["_meta"]["finished"] is True and not list(out.glob("*.mp4"))
 
 
-def test_an_earlier_evaluation_is_never_replaced_without_overwrite(tmp_path):
+def test_an_earlier_evaluation_is_resumed_with_the_same_settings_and_never_replaced_without_overwrite(tmp_path):
     out = tmp_path / "eval"
     args = ["eval", "--methods", "oracle", "--tasks", "reach", "--objects", "cup", "--trials", "1", "--out", str(out)]
     assert main(args) == 0
-    before = (out / "results.json").read_text()
-    with pytest.raises(SystemExit, match="already holds an evaluation"):
-        main(args)
-    assert (out / "results.json").read_text() == before
+    before = json.loads((out / "results.json").read_text())
+    assert main(args) == 0  # the same command: nothing left to run, nothing lost
+    assert json.loads((out / "results.json").read_text())["_trials"] == before["_trials"]
+    with pytest.raises(SystemExit, match=r"other settings or checkpoints \(seed differ\)"):
+        main([*args, "--seed", "5"])
+    with pytest.raises(SystemExit, match=r"\(goal_chain differ\)"):
+        main([*args, "--goal-chain", "grasp"])
+    assert json.loads((out / "results.json").read_text())["_trials"] == before["_trials"]
     assert main([*args, "--overwrite", "--videos", "0"]) == 0
     assert not list(out.glob("*.mp4"))
+
+
+def test_a_killed_evaluation_resumes_where_it_stopped(tmp_path):
+    out = tmp_path / "eval"
+    args = ["eval", "--methods", "random,oracle", "--tasks", "reach", "--objects", "cup", "--trials", "3",
+            "--videos", "0", "--out", str(out)]  # fmt: skip
+    code = f"import sys; from jepa_sim.cli.main import main; sys.exit(main({args!r}))"
+    proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "MUJOCO_GL": "egl"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        trials: list = []
+        while time.monotonic() < deadline and len(trials) < 1:
+            time.sleep(0.2)
+            try:
+                trials = json.loads((out / "results.json").read_text())["_trials"]
+            except (OSError, ValueError, KeyError):
+                trials = []
+        assert trials, "the evaluation wrote no trial within 120 s"
+    finally:
+        proc.kill()
+        proc.wait()
+    first = json.loads((out / "results.json").read_text())
+    assert first["_meta"]["finished"] is False and 1 <= len(first["_trials"]) < 6
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["_meta"]["finished"] is True and len(results["_trials"]) == 6
+    kept = {(t["method"], t["seed"]): t for t in results["_trials"]}
+    for t in first["_trials"]:
+        assert kept[t["method"], t["seed"]] == t  # finished trials were kept, not rerun
+    assert results["reach"]["cup"]["oracle"]["n"] == 3 and results["reach"]["cup"]["random"]["n"] == 3
+    assert main([*args[:-4], "--trials", "4", "--videos", "0", "--out", str(out)]) == 0  # more trials extend it
+    assert len(json.loads((out / "results.json").read_text())["_trials"]) == 8

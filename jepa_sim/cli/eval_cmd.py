@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jepa_sim.cli.planner_args import PlannerArgs
 
@@ -55,7 +57,9 @@ class EvalArgs(PlannerArgs):
     never repeat a training layout)"""
     out: Path = Path("runs/eval")
     overwrite: bool = False
-    """replace the results and videos of an earlier evaluation in OUT (otherwise such a folder is refused)"""
+    """replace the results and videos of an earlier evaluation in OUT. Without it, the same command (same
+    settings and checkpoints; --trials may grow) resumes the evaluation in OUT, keeping its finished trials;
+    other settings are refused"""
     videos: int = 1
     """trials recorded per task, object and method"""
     encoder: str = "default"
@@ -112,6 +116,40 @@ class EvalArgs(PlannerArgs):
         }
 
 
+def read_previous(out: Path) -> dict[str, Any] | None:
+    """The results.json of an earlier evaluation in ``out``, or None when there is none (or it is unreadable)."""
+    path = out / "results.json"
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return payload if isinstance(payload, dict) and isinstance(payload.get("_trials"), list) else None
+
+
+def settings_differ(previous: dict[str, Any], meta: dict[str, Any]) -> list[str]:
+    """The settings (keys of ``_meta``) in which a resumed evaluation would differ from the earlier one."""
+    now = json.loads(json.dumps(meta))
+    keys = (set(previous) | set(now)) - {"finished", "interrupted", "trials"}  # more trials extend an evaluation
+    return sorted(k for k in keys if previous.get(k) != now.get(k))
+
+
+def checkpoint_ids(methods: list[str], encoder: Any, predictor: str, bc: str) -> dict[str, str]:
+    """What identifies the models an evaluation used: the encoder id (it carries a hash of the weights) and a
+    hash of the predictor's and the BC policy's weight files."""
+    from jepa_sim.encoders.registry import CHECKPOINTS_DIR
+    from jepa_sim.predictor.checkpoint import WEIGHTS, resolve_predictor
+
+    def file_hash(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+
+    ids = {"encoder": encoder.id} if encoder is not None else {}
+    if "mpc" in methods:
+        ids["predictor"] = file_hash(Path(resolve_predictor(predictor)) / WEIGHTS)
+    if "bc" in methods:
+        ids["bc"] = file_hash((CHECKPOINTS_DIR / "bc" if bc == "default" else Path(bc)) / "model.safetensors")
+    return ids
+
+
 def run(args: EvalArgs) -> int:
     from tqdm import tqdm
 
@@ -151,9 +189,11 @@ def run(args: EvalArgs) -> int:
     wrist = "wrist" in mpc_config.views
 
     earlier = sorted(p.name for p in [args.out / "results.json", *args.out.glob("*.mp4")] if p.exists())
-    if earlier and not args.overwrite:
-        raise SystemExit(f"jepa-sim eval: {args.out} already holds an evaluation ({', '.join(earlier[:3])}...); "
-                         "pass another --out, or --overwrite to replace it")  # fmt: skip
+    previous = read_previous(args.out)
+    if earlier and previous is None and not args.overwrite:
+        raise SystemExit(f"jepa-sim eval: {args.out} already holds an evaluation ({', '.join(earlier[:3])}...) "
+                         "without a readable results.json; pass another --out, or --overwrite to replace "
+                         "it")  # fmt: skip
 
     control = ControlConfig()
     agent = None
@@ -172,6 +212,22 @@ def run(args: EvalArgs) -> int:
             agent = MPCAgent(encoder, predictor, planner, mpc_config)
     except (EncoderLoadError, PredictorLoadError, FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"jepa-sim eval: {exc}") from exc
+
+    meta = {"methods": methods, "tasks": tasks, "objects": objects, "trials": args.trials, "seed": args.seed,
+            "encoder": args.encoder, "predictor": args.predictor, "bc": args.bc, "image_size": args.image_size,
+            "goal_chain": args.goal_chain, "agent": args.agent_meta(),
+            "device": args.device, "planner": args.planner_meta(),
+            "checkpoints": checkpoint_ids(methods, encoder, args.predictor, args.bc)}  # fmt: skip
+    resumed: list[TrialResult] = []
+    if previous is not None and not args.overwrite:
+        differ = settings_differ(previous.get("_meta", {}), meta)
+        if differ:
+            raise SystemExit(f"jepa-sim eval: {args.out} holds an evaluation made with other settings or checkpoints "
+                             f"({', '.join(differ)} differ); rerun with the same ones to resume it, or pass another "
+                             "--out, or --overwrite to replace it")  # fmt: skip
+        resumed = [TrialResult.from_json(row) for row in previous.get("_trials", [])]
+        earlier = []  # resumed, not replaced
+        print(f"resuming {args.out}: {len(resumed)} finished trials kept")
 
     def make_agent(method: str, task: str, obj: str, driver: SimDriver) -> Agent:
         if method == "mpc":
@@ -193,8 +249,8 @@ def run(args: EvalArgs) -> int:
     print(f"{len(cells)} task/object cells x {len(methods)} methods x {args.trials} trials = {total} episodes"
           + (f"; MPC: {args.planner_summary()}"
              if {"mpc", "simmpc"} & set(methods) else ""))  # fmt: skip
-    bar = tqdm(total=total, desc="eval", unit="ep", mininterval=1.0)
-    done: list[TrialResult] = []
+    bar = tqdm(total=total, initial=len(resumed), desc="eval", unit="ep", mininterval=1.0)
+    done: list[TrialResult] = list(resumed)
     args.out.mkdir(parents=True, exist_ok=True)
 
     def on_trial(result: TrialResult) -> None:
@@ -209,10 +265,6 @@ def run(args: EvalArgs) -> int:
                         refresh=False)  # fmt: skip
         bar.update(1)
 
-    meta = {"methods": methods, "tasks": tasks, "objects": objects, "trials": args.trials, "seed": args.seed,
-            "encoder": args.encoder, "predictor": args.predictor, "bc": args.bc, "image_size": args.image_size,
-            "goal_chain": args.goal_chain, "agent": args.agent_meta(),
-            "device": args.device, "planner": args.planner_meta()}  # fmt: skip
     for name in earlier:  # only now that every model loaded: a failed start never deletes an evaluation
         (args.out / name).unlink()
     for name in ("results.md", "results.png"):
@@ -223,7 +275,7 @@ def run(args: EvalArgs) -> int:
                 cells, methods, args.trials, args.seed,
                 lambda env_id, obj: SimDriver.make(env_id, obj, image_size=args.image_size,
                                                    goal_chain=args.goal_chain, wrist_camera=wrist),
-                make_agent, record=args.videos, on_trial=on_trial,
+                make_agent, record=args.videos, on_trial=on_trial, done=resumed,
             )  # fmt: skip
         finally:
             bar.close()
