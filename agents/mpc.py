@@ -95,6 +95,12 @@ class MPCConfig:
     min_progress: float = 0.1
     """a new low must be this fraction below the previous one to count as progress"""
     max_steps_per_subgoal: int = 25
+    gripper_snap: float | None = None
+    """None: gripper changes are continuous (the paper). A number s: a planned gripper change of at least s in
+    size becomes a full close (+1) or open (-1), a smaller one none, both in what the model scores and in what
+    is executed. A picture cannot tell fingers 1 mm short of an object from fingers squeezing it, so a
+    continuous planner often stops closing just short of contact; a gripper that closes all the way (as a
+    person's trigger does) grasps wherever the fingers meet the object"""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -104,6 +110,17 @@ class MPCConfig:
             len(self.view_weights) != len(self.views) or min(self.view_weights) < 0 or sum(self.view_weights) <= 0
         ):
             raise ValueError(f"view_weights must be {len(self.views)} non-negative numbers, got {self.view_weights}")
+        if self.gripper_snap is not None and not 0.0 < self.gripper_snap <= 1.0:
+            raise ValueError(f"gripper_snap must be in (0, 1] or None, got {self.gripper_snap}")
+
+    def snap(self, actions: torch.Tensor) -> torch.Tensor:
+        """Actions (..., 7) with the gripper change snapped as ``gripper_snap`` says (unchanged when None)."""
+        if self.gripper_snap is None:
+            return actions
+        out = actions.clone()
+        g = out[..., 6]
+        out[..., 6] = torch.where(g.abs() >= self.gripper_snap, torch.sign(g), torch.zeros_like(g))
+        return out
 
     @property
     def weights(self) -> dict[str, float]:
@@ -243,11 +260,12 @@ class MPCAgent:
         start = time.perf_counter()
         z = {view: self._encode(image[None])[0] for view, image in views.items()}
         distance = self._advance(z)
-        energy = self.model.energy(z, state_t, self._goal(self.subgoal), self.weights)
+        scored = self.model.energy(z, state_t, self._goal(self.subgoal), self.weights)
+        energy = scored if self.config.gripper_snap is None else lambda a: scored(self.config.snap(a))
         warm = shift_plan(self.previous.actions) if (self.config.warm_start and self.previous is not None) else None
         plan = self.planner.plan(energy, warm=warm, generator=self.generator, device=self.device)
         self.previous = plan
-        action = plan.actions[0].double().cpu().numpy()
+        action = self.config.snap(plan.actions[0]).double().cpu().numpy()
         self.log.append(StepLog(action, plan.cost, distance, self.subgoal, time.perf_counter() - start))
         return action
 

@@ -123,7 +123,7 @@ class EnvConfig:
     """the goal images of a trial (``FrankaTableEnv.goal_chain_names``): ``paper``, the paper's protocol (one
     goal image; pick-and-place: grasped, carried, placed); ``grasp``, every task that grasps shows the grasp as
     a person would, step by step: above the object open, around it open, closed, lifted, then the task's own
-    steps (carried, placed)"""
+    steps (carried; pick-and-place: carried, lowered onto the target, placed)"""
     """end the episode (terminated=True) on the first successful step"""
     start_noise: float = 0.05
     """half-range (m) of the random start offset of the tool around the home position"""

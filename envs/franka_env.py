@@ -409,9 +409,11 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         if task == "grasp_and_carry":
             return [*(grasped if chain == "grasp" else []), ("carried", goal + lift, goal, held)]
         carry = np.array([goal[0], goal[1], CARRY_HEIGHT])
+        put_down = [("lowered", goal + lift, goal, held)] if chain == "grasp" else []  # on the target, still held
         return [
             *grasped,
             ("carried", carry + lift, carry, held),
+            *put_down,
             ("placed", goal + np.array([0.0, 0.0, 0.1]), goal, 0.0),
         ]
 

@@ -26,7 +26,7 @@ CHAINS = {
     ("grasp", "grasp"): ["above", "around", "closed", "lifted"],
     ("reach_with_object", "grasp"): ["carried"],
     ("grasp_and_carry", "grasp"): ["above", "around", "closed", "lifted", "carried"],
-    ("pick_and_place", "grasp"): ["above", "around", "closed", "lifted", "carried", "placed"],
+    ("pick_and_place", "grasp"): ["above", "around", "closed", "lifted", "carried", "lowered", "placed"],
     ("grasp", "paper"): ["lifted"],
     ("reach_with_object", "paper"): ["carried"],
     ("grasp_and_carry", "paper"): ["carried"],
@@ -206,11 +206,13 @@ def test_eval_takes_views_goal_chains_and_the_advance_rule(tmp_path):
     args = ["eval", "--methods", "simmpc", "--tasks", "grasp", "--objects", "box", "--trials", "1", "--videos", "1",
             "--samples", "4", "--topk", "2", "--iterations", "1", "--goal-chain", "grasp", "--views", "exterior,wrist",
             "--view-weights", "1,3", "--stall-steps", "2", "--max-steps-per-subgoal", "2", "--image-size", "64",
+            "--gripper-snap", "0.3",
             "--out", str(out), "--device", "cpu"]  # fmt: skip
     assert main(args) == 0
     meta = json.loads((out / "results.json").read_text())["_meta"]
     assert meta["goal_chain"] == "grasp" and meta["agent"]["views"] == ["exterior", "wrist"]
     assert meta["agent"]["view_weights"] == {"exterior": 0.25, "wrist": 0.75} and meta["agent"]["stall_steps"] == 2
+    assert meta["agent"]["gripper_snap"] == 0.3
     import imageio.v3 as iio
 
     frames = iio.imread(out / "grasp_box_simmpc_seed1000.mp4")
@@ -219,3 +221,35 @@ def test_eval_takes_views_goal_chains_and_the_advance_rule(tmp_path):
         main(["eval", "--views", "exterior,top", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match=r"mpc.*views|trained on"):
         main(["eval", "--methods", "mpc", "--views", "exterior,wrist", "--out", str(tmp_path / "y")])
+
+
+def test_gripper_snap_closes_or_opens_fully_in_scoring_and_execution(encoder):
+    config = MPCConfig(gripper_snap=0.3)
+    actions = torch.tensor([[0.01, 0, 0, 0, 0, 0, 0.29], [0, 0, 0, 0, 0, 0, 0.31], [0, 0, 0, 0, 0, 0, -0.5]])
+    assert config.snap(actions)[:, 6].tolist() == [0.0, 1.0, -1.0]
+    assert torch.equal(config.snap(actions)[:, :6], actions[:, :6])
+    assert torch.equal(MPCConfig().snap(actions), actions)  # the paper's continuous gripper
+    with pytest.raises(ValueError, match="gripper_snap"):
+        MPCConfig(gripper_snap=1.5)
+    driver = SimDriver.make(IDS["grasp"], "box", image_size=64)
+    scored = []
+
+    class Spy:  # a model that records what it is asked to score
+        views = ("exterior",)
+        device = torch.device("cpu")
+
+        def energy(self, z, state, goal, weights):
+            def cost(a):
+                scored.append(a.clone())
+                return a[..., 6].sum(-1) * 0 + torch.rand(len(a))
+
+            return cost
+
+    agent = MPCAgent(encoder, Spy(), CEM(CEMConfig(horizon=2, samples=8, topk=2, iterations=2)), config)
+    obs = driver.reset(seed=0)
+    agent.reset(driver.goal_images())
+    for _ in range(3):
+        action = agent.act(obs.image, obs.state)
+        assert action[6] in (-1.0, 0.0, 1.0)
+    assert all(set(a[..., 6].unique().tolist()) <= {-1.0, 0.0, 1.0} for a in scored)
+    driver.close()
