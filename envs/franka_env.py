@@ -63,14 +63,17 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
     """A Franka Panda on a table with a cup and a box, controlled by delta end-effector poses.
 
     ## Description
-    One of four tasks about one of two objects (``config.task``, ``config.object``): ``reach`` (move the
-    tool to a goal position), ``grasp`` (grasp the object and lift it), ``reach_with_object`` (grasp, then
-    carry it to a goal position) and ``pick_and_place`` (grasp, carry, place it at a target on the table and
-    let go). Both objects are always on the table; the other one is a distractor. Goals are given as images:
-    ``info["goal_image"]`` after ``reset`` (and ``info["subgoal_images"]`` for pick-and-place: grasped,
-    carried, placed), rendered by putting the simulator in the goal configuration. With
-    ``grasp_subgoals=True``, grasp and reach-with-object get sub-goals too (open at the object, closed at the
-    object, the goal), and pick-and-place gets the open pre-grasp one first.
+    One of five tasks about one of two objects (``config.task``, ``config.object``): ``reach`` (move the
+    tool to a goal position), ``grasp`` (grasp the object and lift it), ``reach_with_object`` (the trial starts
+    with the object held in the closed gripper, as in the paper; carry it to a goal position),
+    ``grasp_and_carry`` (grasp it from the table, then carry it to a goal position) and ``pick_and_place``
+    (grasp, carry, place it at a target on the table and let go). Both objects are always in the scene; the
+    other one is a distractor on the table. Goals are given as images, rendered by putting the simulator in
+    each goal configuration: ``info["goal_image"]``, and, for a chain of several, ``info["subgoal_images"]``
+    in order with their names in ``info["subgoal_names"]``. ``config.goal_chain`` picks the chain: ``paper``
+    (one goal image; pick-and-place: grasped, carried, placed) or ``grasp`` (above the object open, around it
+    open, closed, lifted, then carried; pick-and-place: carried, lowered, placed). With ``wrist_camera=True``
+    the same chain from the wrist camera is in ``info["wrist_goal_image"]`` / ``info["wrist_subgoal_images"]``.
 
     The world frame is the robot base frame: x forward, y left, z up, the table top at z = 0.
     The tool frame sits between the finger pads; with the gripper pointing straight down and the fingers
@@ -106,20 +109,23 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
 
     ## Success
     Thresholds in :class:`envs.config.SuccessConfig`: reach, tool within 5 cm of the goal; grasp, object held
-    by both pads and raised >= 4 cm; reach_with_object, object held and within 5 cm of the goal;
+    by both pads and raised >= 4 cm; reach_with_object and grasp_and_carry, object held and within 5 cm of the
+    goal;
     pick_and_place, object on the table within 5 cm (xy) of the target, at rest, released.
 
     ## Starting state
     Object positions, yaws and the goal are sampled from ``self.np_random``; the tool starts near
     (0.45, 0, 0.25) with uniform noise of ``start_noise`` m per axis and ``start_yaw_noise`` rad of yaw,
-    gripper open.
+    gripper open. reach_with_object instead starts with the tool uniformly in x 0.40-0.56, y +-0.18,
+    z 0.12-0.22 m, the object between the closed fingers (settled for 0.3 s; the gripper command is 1).
 
     ## Episode end
     ``terminated`` on success (unless ``terminate_on_success=False``); ``truncated`` by the registered
     ``max_episode_steps``.
 
     ## Version history
-    - v0: first release.
+    - v0: first release. Later within v0: reach_with_object starts held (the grasp-then-carry task moved to
+      ``grasp_and_carry``); goal chains; wrist goal images.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}  # noqa: RUF012  (gymnasium convention)
