@@ -6,6 +6,7 @@ import gc
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -22,18 +23,24 @@ CHILD_TIMEOUT = 180
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter in its own process group; on a hang, kill the whole group (a hung
+    vector env leaves worker processes behind) and fail."""
     env = {**os.environ, "MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "egl"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     try:
-        return subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)],
-            capture_output=True,
-            text=True,
-            timeout=CHILD_TIMEOUT,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"the subprocess hung for {CHILD_TIMEOUT} s; output so far: {exc.stdout!r} {exc.stderr!r}")
+        out, err = proc.communicate(timeout=CHILD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"the subprocess hung for {CHILD_TIMEOUT} s; output so far: {out!r} {err!r}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def test_async_vector_env_with_default_arguments_steps_in_a_fresh_process():
