@@ -223,7 +223,9 @@ class BCAgent:
     def device(self) -> torch.device:
         return next(self.policy.parameters()).device
 
-    def reset(self, goals: Sequence[NDArray[np.uint8] | Mapping[str, NDArray[np.uint8]]], first: Any) -> None:
+    def reset(
+        self, goals: Sequence[NDArray[np.uint8] | Mapping[str, NDArray[np.uint8]]], first: Any, seed: int | None = None
+    ) -> None:
         """Aim at the last goal's exterior image (the policy was trained on that view)."""
         goal = goals[-1]
         image = goal if isinstance(goal, np.ndarray) else goal["exterior"]

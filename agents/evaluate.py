@@ -66,7 +66,7 @@ def run_trial(driver: SimDriver, agent: Agent, seed: int, record: bool = False) 
     """One closed-loop episode until the env ends it (task, object and method left blank for the caller)."""
     obs = driver.reset(seed)
     goals = driver.goal_views()
-    agent.reset(goals, obs)
+    agent.reset(goals, obs, seed=seed)
 
     def frame() -> NDArray[np.uint8]:  # the camera views beside the current (sub)goal's
         return side_by_side(*obs.views().values(), *goals[agent.goal_index].values())

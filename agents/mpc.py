@@ -89,9 +89,10 @@ class MPCConfig:
     advance_ratio: float = 0.5
     """move to the next sub-goal when the distance to the current one falls below this fraction of its start"""
     stall_steps: int = 0
-    """also move on when the distance has not set a new low by ``min_progress`` for this many steps (the frame
-    is as close to the sub-goal as the planner gets it; robust when a sub-goal differs little from the last
-    one, such as closing the gripper); 0 = off"""
+    """also move on when the last ``stall_steps`` distances set no new low ``min_progress`` below the lowest
+    before them (usually: the frame is as close to the sub-goal as the planner gets it; robust when a sub-goal
+    differs little from the last one, such as closing the gripper; it also fires when the distance only rises,
+    leaving a sub-goal the planner moves away from); 0 = off"""
     min_progress: float = 0.1
     """a new low must be this fraction below the previous one to count as progress"""
     max_steps_per_subgoal: int = 25
@@ -110,6 +111,12 @@ class MPCConfig:
             len(self.view_weights) != len(self.views) or min(self.view_weights) < 0 or sum(self.view_weights) <= 0
         ):
             raise ValueError(f"view_weights must be {len(self.views)} non-negative numbers, got {self.view_weights}")
+        if not (0.0 < self.advance_ratio <= 1.0 and 0.0 <= self.min_progress < 1.0):
+            raise ValueError(f"need 0 < advance_ratio <= 1 and 0 <= min_progress < 1, got {self.advance_ratio}, "
+                             f"{self.min_progress}")  # fmt: skip
+        if self.stall_steps < 0 or self.max_steps_per_subgoal < 1:
+            raise ValueError(f"need stall_steps >= 0 and max_steps_per_subgoal >= 1, got {self.stall_steps}, "
+                             f"{self.max_steps_per_subgoal}")  # fmt: skip
         if self.gripper_snap is not None and not 0.0 < self.gripper_snap <= 1.0:
             raise ValueError(f"gripper_snap must be in (0, 1] or None, got {self.gripper_snap}")
 

@@ -28,8 +28,9 @@ class Agent(Protocol):
         """the goal image pursued now (sub-goals; -1 = the last one)"""
         ...
 
-    def reset(self, goals: Sequence[GoalViews], first: Observation) -> None:
-        """Start an episode toward ``goals``: the chain of (sub)goals, one image per view each."""
+    def reset(self, goals: Sequence[GoalViews], first: Observation, seed: int | None = None) -> None:
+        """Start an episode toward ``goals``: the chain of (sub)goals, one image per view each. ``seed`` is the
+        trial's env seed, for agents with randomness of their own (a resumed evaluation reruns a trial alike)."""
         ...
 
     def act(self, obs: Observation) -> NDArray[np.float64]: ...
@@ -46,7 +47,7 @@ class MPCPolicy:
     def goal_index(self) -> int:
         return self.agent.subgoal
 
-    def reset(self, goals: Sequence[GoalViews], first: Observation) -> None:
+    def reset(self, goals: Sequence[GoalViews], first: Observation, seed: int | None = None) -> None:
         self.agent.reset(goals)
         self.plan_seconds = []
 
@@ -64,8 +65,9 @@ class RandomAgent:
         self.plan_seconds: list[float] = []
         self.goal_index = -1
 
-    def reset(self, goals: Sequence[GoalViews], first: Observation) -> None:
-        self.policy = RandomPolicy(self.control, seed=self.seed)
+    def reset(self, goals: Sequence[GoalViews], first: Observation, seed: int | None = None) -> None:
+        """Actions seeded by the trial's seed when given (else by a counter from the constructor's seed)."""
+        self.policy = RandomPolicy(self.control, seed=self.seed if seed is None else seed)
         self.seed += 1
         self.plan_seconds = []
 
@@ -81,7 +83,7 @@ class OracleAgent:
         self.plan_seconds: list[float] = []
         self.goal_index = -1
 
-    def reset(self, goals: Sequence[GoalViews], first: Observation) -> None:
+    def reset(self, goals: Sequence[GoalViews], first: Observation, seed: int | None = None) -> None:
         self.expert.reset()
         self.plan_seconds = []
 

@@ -119,12 +119,12 @@ class EnvConfig:
     control: ControlConfig = field(default_factory=ControlConfig)
     success: SuccessConfig = field(default_factory=SuccessConfig)
     terminate_on_success: bool = True
+    """end the episode (terminated=True) on the first successful step"""
     goal_chain: GoalChain = "paper"
     """the goal images of a trial (``FrankaTableEnv.goal_chain_names``): ``paper``, the paper's protocol (one
-    goal image; pick-and-place: grasped, carried, placed); ``grasp``, every task that grasps shows the grasp as
-    a person would, step by step: above the object open, around it open, closed, lifted, then the task's own
-    steps (carried; pick-and-place: carried, lowered onto the target, placed)"""
-    """end the episode (terminated=True) on the first successful step"""
+    goal image; pick-and-place: closed (on the object), carried, placed); ``grasp``, every task that grasps
+    shows the grasp as a person would, step by step: above the object open, around it open, closed, lifted,
+    then the task's own steps (carried; pick-and-place: carried, lowered onto the target, placed)"""
     start_noise: float = 0.05
     """half-range (m) of the random start offset of the tool around the home position"""
     start_yaw_noise: float = 0.3

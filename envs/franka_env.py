@@ -124,8 +124,9 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
     ``max_episode_steps``.
 
     ## Version history
-    - v0: first release. Later within v0: reach_with_object starts held (the grasp-then-carry task moved to
-      ``grasp_and_carry``); goal chains; wrist goal images.
+    - v0: first release. Later within v0: goal chains, wrist goal images, the ``grasp_and_carry`` task.
+    - ``FrankaReachWithObject-v1``: reach_with_object starts with the object held, as in the paper (v0 was
+      the grasp-then-carry task, now ``FrankaGraspAndCarry-v0``); time limit 30 steps.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}  # noqa: RUF012  (gymnasium convention)

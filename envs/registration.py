@@ -9,7 +9,7 @@ from envs.config import TASKS
 ENV_IDS: dict[str, str] = {
     "reach": "JepaSim/FrankaReach-v0",
     "grasp": "JepaSim/FrankaGrasp-v0",
-    "reach_with_object": "JepaSim/FrankaReachWithObject-v0",
+    "reach_with_object": "JepaSim/FrankaReachWithObject-v1",
     "grasp_and_carry": "JepaSim/FrankaGraspAndCarry-v0",
     "pick_and_place": "JepaSim/FrankaPickAndPlace-v0",
 }

@@ -36,12 +36,18 @@ class RenderingUnavailableError(RuntimeError):
 #    creates its own. Contexts are therefore created lazily, at the first frame: a process that only built an
 #    env (gymnasium's AsyncVectorEnv builds one in the parent for its spaces) forks cleanly. A child forked
 #    after the parent did render fails at its first frame with an error that names the fix.
-_GL_STATE = {"forked_after_gl": False, "hook": False, "atexit": False}
+# Garbage collection can run in the middle of a render (between making a context current and reading the
+# pixels back), so a collected renderer is never freed from the collector's callback: the callback only queues
+# it, and queued renderers are freed at the start of the next frame or close, or at exit.
+_GL_STATE = {"forked_after_gl": False, "atexit": False}
 _RESOURCES: dict[int, Any] = {}
 """live mujoco.Renderer objects by handle; kept out of the objects users hold, so that no garbage-collector
 order can finalize one while another context is bound (see :func:`_release`)"""
+_PENDING: list[int] = []
+"""handles of renderers whose owner was garbage-collected, freed at the next safe point (:func:`_drain`)"""
 _INHERITED: list[Any] = []
-"""renderers a forked child inherited from its parent: never touched (any GL call on them could hang)"""
+"""renderers a forked child inherited from its parent, or whose context could not be made current: never
+touched again (any GL call on them could hang or hit another renderer's objects)"""
 _next_handle = 0
 
 
@@ -56,12 +62,12 @@ def _after_fork_in_child() -> None:
         _GL_STATE["forked_after_gl"] = True
     _INHERITED.extend(_RESOURCES.values())
     _RESOURCES.clear()
+    _PENDING.clear()
 
 
-def _install_fork_hook() -> None:
-    if not _GL_STATE["hook"]:
-        os.register_at_fork(after_in_child=_after_fork_in_child)
-        _GL_STATE["hook"] = True
+# Registered at import, not at the first env: a process that rendered by other means (a raw mujoco.Renderer,
+# dm_control) and then forks must still be caught in the child.
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _check_can_create_context(backend: str) -> None:
@@ -75,7 +81,8 @@ def _check_can_create_context(backend: str) -> None:
 
 
 def _release(handle: int) -> None:
-    """Free one renderer: its own context made current first, so nothing of another renderer is touched."""
+    """Free one renderer: its own context made current first, so nothing of another renderer is touched. If
+    its context cannot be made current (current in another thread, say), it is kept, never freed elsewhere."""
     renderer = _RESOURCES.pop(handle, None)
     if renderer is None:
         return
@@ -83,14 +90,31 @@ def _release(handle: int) -> None:
     try:
         if gl is not None:
             gl.make_current()
-    finally:
-        renderer.close()  # frees the MjrContext (with our context bound), then the context itself
+    except Exception:
+        _INHERITED.append(renderer)
+        return
+    renderer.close()  # frees the MjrContext (with our context bound), then the context itself
+
+
+def _defer(handle: int) -> None:
+    """The garbage collector's callback: queue the renderer, free nothing here (see the module comment)."""
+    _PENDING.append(handle)
+
+
+def _drain() -> None:
+    """Free the renderers queued by the garbage collector (at a safe point: no frame in progress)."""
+    while _PENDING:
+        _release(_PENDING.pop())
 
 
 def _release_all() -> None:
     """At exit, before MuJoCo's own exit handler terminates the EGL display: free what is still open."""
-    for handle in list(_RESOURCES):
-        _release(handle)
+    _PENDING.extend(_RESOURCES)
+    while _PENDING:
+        try:
+            _release(_PENDING.pop())
+        except Exception:
+            continue
 
 
 class CameraRenderer:
@@ -103,7 +127,6 @@ class CameraRenderer:
 
     def __init__(self, model: mujoco.MjModel, size: int, shadows: bool) -> None:
         self._backend = ensure_gl_backend()
-        _install_fork_hook()
         self._model = model
         self._options = mujoco.MjvOption()
         self._shadows = shadows
@@ -131,14 +154,15 @@ class CameraRenderer:
         _next_handle += 1
         self._handle = _next_handle
         _RESOURCES[self._handle] = renderer
-        # Freed when this object goes away, whatever the collector's order; not at interpreter exit, where the
-        # EGL display may already be terminated and the process frees everything anyway.
-        self._finalizer = weakref.finalize(self, _release, self._handle)
+        # Queued when this object goes away (freed at the next safe point); not at interpreter exit, where
+        # _release_all frees everything before the EGL display is terminated.
+        self._finalizer = weakref.finalize(self, _defer, self._handle)
         self._finalizer.atexit = False
         return renderer
 
     def render(self, data: mujoco.MjData, camera: str) -> NDArray[np.uint8]:
         """An RGB image (size, size, 3) of ``camera`` for the current ``data``."""
+        _drain()
         renderer = self._renderer()
         renderer.update_scene(data, camera=camera, scene_option=self._options)
         renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self._shadows
@@ -149,7 +173,8 @@ class CameraRenderer:
         self._closed = True
         finalizer, self._finalizer = self._finalizer, None
         if finalizer is not None:
-            finalizer()
+            finalizer()  # queues this renderer ...
+        _drain()  # ... and frees it, with anything the collector queued, now (an explicit close is a safe point)
 
 
 def _loaded_backend() -> str:

@@ -18,7 +18,7 @@ def test_envs_lists_every_registered_id(capsys):
     for env_id in (
         "JepaSim/FrankaReach-v0",
         "JepaSim/FrankaGrasp-v0",
-        "JepaSim/FrankaReachWithObject-v0",
+        "JepaSim/FrankaReachWithObject-v1",
         "JepaSim/FrankaPickAndPlace-v0",
     ):
         assert env_id in out

@@ -86,9 +86,9 @@ def test_an_earlier_evaluation_is_resumed_with_the_same_settings_and_never_repla
     assert not list(out.glob("*.mp4"))
 
 
-def test_a_killed_evaluation_resumes_where_it_stopped(tmp_path):
+def test_a_killed_evaluation_resumes_where_it_stopped_with_the_same_trials_as_a_fresh_run(tmp_path):
     out = tmp_path / "eval"
-    args = ["eval", "--methods", "random,oracle", "--tasks", "reach", "--objects", "cup", "--trials", "3",
+    args = ["eval", "--methods", "random,oracle", "--tasks", "reach", "--objects", "cup", "--trials", "5",
             "--videos", "0", "--out", str(out)]  # fmt: skip
     code = f"import sys; from jepa_sim.cli.main import main; sys.exit(main({args!r}))"
     proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "MUJOCO_GL": "egl"},
@@ -97,7 +97,7 @@ def test_a_killed_evaluation_resumes_where_it_stopped(tmp_path):
         deadline = time.monotonic() + 120
         trials: list = []
         while time.monotonic() < deadline and len(trials) < 1:
-            time.sleep(0.2)
+            time.sleep(0.1)
             try:
                 trials = json.loads((out / "results.json").read_text())["_trials"]
             except (OSError, ValueError, KeyError):
@@ -107,13 +107,22 @@ def test_a_killed_evaluation_resumes_where_it_stopped(tmp_path):
         proc.kill()
         proc.wait()
     first = json.loads((out / "results.json").read_text())
-    assert first["_meta"]["finished"] is False and 1 <= len(first["_trials"]) < 6
+    assert first["_meta"]["finished"] is False and 1 <= len(first["_trials"]) < 10
     assert main(args) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["_meta"]["finished"] is True and len(results["_trials"]) == 6
+    assert results["_meta"]["finished"] is True and len(results["_trials"]) == 10
     kept = {(t["method"], t["seed"]): t for t in results["_trials"]}
     for t in first["_trials"]:
         assert kept[t["method"], t["seed"]] == t  # finished trials were kept, not rerun
-    assert results["reach"]["cup"]["oracle"]["n"] == 3 and results["reach"]["cup"]["random"]["n"] == 3
-    assert main([*args[:-4], "--trials", "4", "--videos", "0", "--out", str(out)]) == 0  # more trials extend it
-    assert len(json.loads((out / "results.json").read_text())["_trials"]) == 8
+    fresh = tmp_path / "fresh"
+    assert main([*args[:-1], str(fresh)]) == 0
+
+    def outcomes(folder):
+        rows = json.loads((folder / "results.json").read_text())["_trials"]
+        return sorted((t["method"], t["seed"], t["success"], t["steps"], tuple(t["goal_trace"])) for t in rows)
+
+    assert outcomes(out) == outcomes(fresh)  # resuming changes no trial, the random baseline's included
+    with pytest.raises(SystemExit, match="would drop some"):
+        main([*args[:-4], "--trials", "3", "--videos", "0", "--out", str(out)])
+    assert main([*args[:-4], "--trials", "6", "--videos", "0", "--out", str(out)]) == 0  # more trials extend it
+    assert len(json.loads((out / "results.json").read_text())["_trials"]) == 12

@@ -35,7 +35,7 @@ CHAINS = {
 IDS = {
     "reach": "JepaSim/FrankaReach-v0",
     "grasp": "JepaSim/FrankaGrasp-v0",
-    "reach_with_object": "JepaSim/FrankaReachWithObject-v0",
+    "reach_with_object": "JepaSim/FrankaReachWithObject-v1",
     "grasp_and_carry": "JepaSim/FrankaGraspAndCarry-v0",
     "pick_and_place": "JepaSim/FrankaPickAndPlace-v0",
 }

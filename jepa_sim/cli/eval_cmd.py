@@ -105,7 +105,7 @@ class EvalArgs(PlannerArgs):
             advance_ratio=self.advance_ratio,
             stall_steps=self.stall_steps,
             max_steps_per_subgoal=self.max_steps_per_subgoal,
-            gripper_snap=self.gripper_snap if self.gripper_snap > 0 else None,
+            gripper_snap=self.gripper_snap if self.gripper_snap != 0 else None,
         )
 
     def agent_meta(self) -> dict[str, object]:
@@ -230,6 +230,10 @@ def run(args: EvalArgs) -> int:
             raise SystemExit(f"jepa-sim eval: {args.out} holds an evaluation made with other settings or checkpoints "
                              f"({', '.join(differ)} differ); rerun with the same ones to resume it, or pass another "
                              "--out, or --overwrite to replace it")  # fmt: skip
+        if args.trials < int(previous.get("_meta", {}).get("trials", 0)):
+            raise SystemExit(f"jepa-sim eval: {args.out} holds {previous['_meta']['trials']} trials per cell; "
+                             f"--trials {args.trials} would drop some: pass at least as many, or "
+                             "--overwrite")  # fmt: skip
         resumed = [TrialResult.from_json(row) for row in previous.get("_trials", [])]
         earlier = []  # resumed, not replaced
         print(f"resuming {args.out}: {len(resumed)} finished trials kept")

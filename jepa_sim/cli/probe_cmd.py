@@ -67,6 +67,17 @@ def probe_split(data: Path, encoder_source: Path, holdout: float, seed: int) -> 
     return train, test, f"seeded split ({holdout:.0%} held out)"
 
 
+def parse_views(text: str) -> tuple[str, ...]:
+    """``exterior,wrist`` -> a tuple of view names, with a clear error for unknown or no names."""
+    from jepa_sim.pretrain.frames import VIEW_ARRAYS
+
+    views = tuple(v.strip() for v in text.split(",") if v.strip())
+    unknown = [v for v in views if v not in VIEW_ARRAYS]
+    if unknown or not views:
+        raise ValueError(f"--views must name some of {', '.join(VIEW_ARRAYS)}, got {text!r}")
+    return views
+
+
 def _probe(args: ProbeArgs, encoders: dict[str, Any], train: list[int], test: list[int]) -> dict[str, Any]:
     """Scores per encoder label; every episode is read once for all encoders."""
     from tqdm import tqdm
@@ -74,7 +85,7 @@ def _probe(args: ProbeArgs, encoders: dict[str, Any], train: list[int], test: li
     from jepa_sim.probe import probe_sets, run_probe
 
     with tqdm(total=len(train) + len(test), desc="probe", unit="ep", mininterval=1.0) as bar:
-        views = tuple(v.strip() for v in args.views.split(",") if v.strip())
+        views = parse_views(args.views)
         fit = probe_sets(args.data, train, encoders, args.every, lambda _: bar.update(1), views, args.pool)
         held = probe_sets(args.data, test, encoders, args.every, lambda _: bar.update(1), views, args.pool)
     return {label: {k: vars(v) for k, v in run_probe(fit[label], held[label]).items()} for label in encoders}
@@ -92,6 +103,9 @@ def run(args: ProbeArgs) -> int:
         if args.baseline:
             encoders.append(("random init", load_random_encoder(args.encoder, args.seed, args.device, 256)))
         train, test, origin = probe_split(args.data, Path(resolve(args.encoder)), args.holdout, args.seed)
+        parse_views(args.views)
+        if args.pool not in ("mean", "grid"):
+            raise ValueError(f"--pool must be mean or grid, got {args.pool!r}")
     except (DatasetError, EncoderLoadError, ValueError) as exc:
         raise SystemExit(f"jepa-sim probe: {exc}") from exc
     train = train[: args.max_train_episodes]

@@ -46,7 +46,7 @@ class FrameBank:
                 try:
                     frames = read_arrays(path, [key])[key]
                 except EpisodeFormatError as exc:
-                    if "missing" not in str(exc):
+                    if view == "exterior" or f"{key}.npy is missing" not in str(exc):
                         raise
                     raise EpisodeFormatError(
                         f"episode {index} has no {key}: collect with --wrist-camera to use the {view} view"
