@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from jepa_sim.data.dataset import episode_path
 from jepa_sim.data.episode import EpisodeFormatError, read_arrays
-from jepa_sim.pretrain.frames import VIEW_ARRAYS
+from jepa_sim.data.features import VIEW_ARRAYS
 
 TARGETS: dict[str, Callable[[dict[str, NDArray[Any]]], NDArray[Any]]] = {
     "ee_pos": lambda a: a["states"][:, :3],

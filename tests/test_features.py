@@ -130,3 +130,30 @@ def test_feature_clips_of_another_length_share_the_loaded_tokens(data):
     assert longer.windows == fresh.windows and longer.clip_len == 4 and clips.clip_len == 2
     assert longer.tokens is clips.tokens  # no reload
     torch.testing.assert_close(longer[0]["z"], fresh[0]["z"])
+
+
+def test_both_views_are_encoded_into_their_own_caches_and_a_missing_view_is_named(data, tmp_path, capsys):
+    root, enc = data
+    two = tmp_path / "two"
+    spec = CollectSpec(env_ids=("JepaSim/FrankaGrasp-v0",), objects=("box",), image_size=64, wrist_camera=True)
+    collect(two, spec, 2)
+    args = ["encode", "--data", str(two), "--encoder", str(enc), "--device", "cpu", "--views", "exterior,wrist"]
+    assert main(args) == 0
+    assert "encoded 2 episodes" in capsys.readouterr().out
+    encoder = load_encoder(str(enc), device="cpu")
+    cache = FeatureCache.open(two, encoder.id)
+    for index in EpisodeDataset(two).indices:
+        arrays = read_arrays(EpisodeDataset(two).path(index), ["frames", "wrist_frames"])
+        exterior = cache.read(index, frames=len(arrays["frames"]))
+        wrist = cache.read(index, frames=len(arrays["wrist_frames"]), view="wrist")
+        assert cache.path(index, "wrist").parent.name == "wrist"
+        np.testing.assert_allclose(wrist.astype(np.float32), encoder.encode(arrays["wrist_frames"]).numpy(), atol=2e-2)
+        assert not np.allclose(exterior.astype(np.float32), wrist.astype(np.float32))
+    assert main(args) == 0 and "encoded 0 episodes" in capsys.readouterr().out  # both views cached: nothing to do
+    # a dataset without the wrist camera: the wrist view is refused with the fix named
+    with pytest.raises(SystemExit, match="collected with --wrist-camera"):
+        main(["encode", "--data", str(root), "--encoder", str(enc), "--device", "cpu", "--views", "wrist"])
+    with pytest.raises(SystemExit, match="views must be distinct names"):
+        main(["encode", "--data", str(root), "--encoder", str(enc), "--views", "top"])
+    with pytest.raises(DatasetError, match="--views exterior,wrist"):
+        FeatureCache.open(root, encoder.id).read(0, view="wrist")

@@ -31,6 +31,9 @@ class EncodeArgs:
     """inference dtype (tokens are stored as float16 either way)"""
     batch_size: int = 64
     """frames per encoder call"""
+    views: str = "exterior"
+    """comma-separated views to encode: exterior, wrist (the wrist view needs a dataset collected with
+    --wrist-camera); each view's tokens are cached apart (DATA/features/<encoder>/wrist/...)"""
 
 
 def run(args: EncodeArgs) -> int:
@@ -38,17 +41,18 @@ def run(args: EncodeArgs) -> int:
 
     from jepa_sim.data.dataset import EpisodeDataset
     from jepa_sim.data.episode import EpisodeFormatError
-    from jepa_sim.data.features import FeatureCache, encode_dataset
+    from jepa_sim.data.features import FeatureCache, check_views, encode_dataset
     from jepa_sim.data.manifest import DatasetError
     from jepa_sim.encoders import EncoderLoadError, load_encoder
 
     try:
+        views = check_views(tuple(v.strip() for v in args.views.split(",") if v.strip()))
         dataset = EpisodeDataset(args.data)
         encoder = load_encoder(args.encoder, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
     except (DatasetError, EncoderLoadError, ValueError) as exc:
         raise SystemExit(f"jepa-sim encode: {exc}") from exc
     cache = FeatureCache(args.data, encoder.describe())
-    todo = cache.missing(dataset)
+    todo = cache.missing(dataset, views)
     print(f"encoder {encoder.id}: {encoder.num_tokens} tokens x {encoder.dim} per frame, {encoder.image_size} px input")
     bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), desc="encode", unit="ep", mininterval=1.0)
     start, frames = time.perf_counter(), 0
@@ -61,7 +65,7 @@ def run(args: EncodeArgs) -> int:
 
     try:
         try:
-            encode_dataset(args.data, encoder.encode, encoder.describe(), on_episode)
+            encode_dataset(args.data, encoder.encode, encoder.describe(), on_episode, views)
         finally:
             bar.close()
     except (DatasetError, EpisodeFormatError, ValueError) as exc:

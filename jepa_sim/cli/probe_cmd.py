@@ -69,13 +69,9 @@ def probe_split(data: Path, encoder_source: Path, holdout: float, seed: int) -> 
 
 def parse_views(text: str) -> tuple[str, ...]:
     """``exterior,wrist`` -> a tuple of view names, with a clear error for unknown or no names."""
-    from jepa_sim.pretrain.frames import VIEW_ARRAYS
+    from jepa_sim.data.features import check_views
 
-    views = tuple(v.strip() for v in text.split(",") if v.strip())
-    unknown = [v for v in views if v not in VIEW_ARRAYS]
-    if unknown or not views:
-        raise ValueError(f"--views must name some of {', '.join(VIEW_ARRAYS)}, got {text!r}")
-    return views
+    return check_views(tuple(v.strip() for v in text.split(",") if v.strip()))
 
 
 def _probe(args: ProbeArgs, encoders: dict[str, Any], train: list[int], test: list[int]) -> dict[str, Any]:

@@ -10,10 +10,8 @@ import torch
 
 from jepa_sim.data.dataset import episode_path
 from jepa_sim.data.episode import EpisodeFormatError, read_arrays
+from jepa_sim.data.features import VIEW_ARRAYS
 from jepa_sim.encoders.preprocess import center_crop_resize, normalize, to_video_clips
-
-VIEW_ARRAYS: dict[str, str] = {"exterior": "frames", "wrist": "wrist_frames"}
-"""the episode array that holds each camera view"""
 
 
 class FrameBank:
