@@ -96,6 +96,10 @@ class MPCConfig:
     min_progress: float = 0.1
     """a new low must be this fraction below the previous one to count as progress"""
     max_steps_per_subgoal: int = 25
+    plan_arrival: bool = False
+    """also move on when the best plan found toward the current sub-goal would bring the distance down by less
+    than ``min_progress`` (the planner itself sees no way closer; unlike ``stall_steps`` it does not fire while
+    the planner still sees a way, however it oscillated); the step then plans toward the next sub-goal"""
     gripper_snap: float | None = None
     """None: gripper changes are continuous (the paper). A number s: a planned gripper change of at least s in
     size becomes a full close (+1) or open (-1), a smaller one none, both in what the model scores and in what
@@ -267,14 +271,29 @@ class MPCAgent:
         start = time.perf_counter()
         z = {view: self._encode(image[None])[0] for view, image in views.items()}
         distance = self._advance(z)
-        scored = self.model.energy(z, state_t, self._goal(self.subgoal), self.weights)
-        energy = scored if self.config.gripper_snap is None else lambda a: scored(self.config.snap(a))
-        warm = shift_plan(self.previous.actions) if (self.config.warm_start and self.previous is not None) else None
-        plan = self.planner.plan(energy, warm=warm, generator=self.generator, device=self.device)
+        plan = self._plan(z, state_t)
+        last = self.subgoal == self.num_goals - 1
+        if self.config.plan_arrival and not last and plan.cost >= (1.0 - self.config.min_progress) * distance:
+            # the best plan found gets no closer to this sub-goal: the planner has arrived; aim at the next one
+            self._next_subgoal(z)
+            distance = self.history[-1]
+            plan = self._plan(z, state_t)
         self.previous = plan
         action = self.config.snap(plan.actions[0]).double().cpu().numpy()
         self.log.append(StepLog(action, plan.cost, distance, self.subgoal, time.perf_counter() - start))
         return action
+
+    def _plan(self, z: Latents, state: torch.Tensor) -> Plan:
+        scored = self.model.energy(z, state, self._goal(self.subgoal), self.weights)
+        energy = scored if self.config.gripper_snap is None else lambda a: scored(self.config.snap(a))
+        warm = shift_plan(self.previous.actions) if (self.config.warm_start and self.previous is not None) else None
+        return self.planner.plan(energy, warm=warm, generator=self.generator, device=self.device)
+
+    def _next_subgoal(self, z: Latents) -> None:
+        self.subgoal += 1
+        self.steps_on_subgoal = 1
+        self.previous = None
+        self.history = [self.distance(z, self.subgoal)]
 
     def distance(self, z: Latents, index: int) -> float:
         """The energy's distance of the encoded frames ``z`` to goal ``index``."""
@@ -288,9 +307,7 @@ class MPCAgent:
         if not last and (
             arrived(self.history, self.config) or self.steps_on_subgoal >= self.config.max_steps_per_subgoal
         ):
-            self.subgoal += 1
-            self.steps_on_subgoal = 0
-            self.previous = None
-            self.history = [self.distance(z, self.subgoal)]
-        self.steps_on_subgoal += 1
+            self._next_subgoal(z)
+        else:
+            self.steps_on_subgoal += 1
         return self.history[-1]

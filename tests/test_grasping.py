@@ -253,3 +253,23 @@ def test_gripper_snap_closes_or_opens_fully_in_scoring_and_execution(encoder):
         assert action[6] in (-1.0, 0.0, 1.0)
     assert all(set(a[..., 6].unique().tolist()) <= {-1.0, 0.0, 1.0} for a in scored)
     driver.close()
+
+
+@pytest.mark.parametrize(("cost", "expected"), [(10.0, [1, 2, 2]), (0.0, [0, 0, 0])])
+def test_plan_arrival_moves_on_when_the_best_plan_gets_no_closer(encoder, cost, expected):
+    class Constant:  # every candidate scores ``cost``: 10 = no plan gets closer, 0 = a plan reaches the goal
+        views = ("exterior",)
+        device = torch.device("cpu")
+
+        def energy(self, z, state, goal, weights):
+            return lambda a: torch.full((len(a),), cost)
+
+    config = MPCConfig(plan_arrival=True, max_steps_per_subgoal=25)
+    agent = MPCAgent(encoder, Constant(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
+    rng = np.random.default_rng(0)
+    goals = [rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(3)]
+    frame = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    agent.reset(goals)
+    for _ in range(3):
+        agent.act(frame, np.zeros(7))
+    assert [log.subgoal for log in agent.log] == expected

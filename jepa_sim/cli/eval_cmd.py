@@ -82,6 +82,9 @@ class EvalArgs(PlannerArgs):
     """also next sub-goal when the distance set no new low (by 10%) for this many steps; 0 = off"""
     max_steps_per_subgoal: int = 25
     """next sub-goal after this many steps on one at the latest"""
+    plan_arrival: bool = False
+    """also next sub-goal when the best plan found gets the distance down by less than 10% (the planner sees no
+    way closer)"""
     gripper_snap: float = 0.0
     """0: continuous gripper changes (the paper); s > 0: a planned change of at least s closes or opens fully,
     a smaller one is none (what the model scores and what is executed)"""
@@ -106,6 +109,7 @@ class EvalArgs(PlannerArgs):
             stall_steps=self.stall_steps,
             max_steps_per_subgoal=self.max_steps_per_subgoal,
             gripper_snap=self.gripper_snap if self.gripper_snap != 0 else None,
+            plan_arrival=self.plan_arrival,
         )
 
     def agent_meta(self) -> dict[str, object]:
@@ -118,6 +122,8 @@ class EvalArgs(PlannerArgs):
             "min_progress": config.min_progress,
             "max_steps_per_subgoal": config.max_steps_per_subgoal,
             "gripper_snap": config.gripper_snap,
+            # recorded only when on, so evaluations from before this option still resume
+            **({"plan_arrival": True} if config.plan_arrival else {}),
         }
 
 
