@@ -38,8 +38,13 @@ class EvalArgs(PlannerArgs):
     trial), results.md (the paper's layout), results.png (bars with 95% intervals) and one mp4 per task,
     object and method of its first trials (camera | current goal image).
 
+    Rerunning the same command into the same OUT resumes it (finished trials are kept; a larger --trials extends
+    it); other settings or checkpoints are refused.
+
     Examples:
       jepa-sim eval --methods mpc --tasks all --trials 2 --out runs/eval          # the shipped models
+      jepa-sim eval --methods simmpc --views exterior,wrist --goal-chain grasp --stall-steps 2 \
+        --max-steps-per-subgoal 10 --max-yaw 0.15 --gripper-snap 0.3 --tasks grasp --out runs/ceiling  # the ceiling
       jepa-sim eval --methods mpc,random,oracle --tasks reach,grasp --objects cup --trials 50 --out runs/t2
       jepa-sim eval --methods mpc --predictor runs/predictor/predictor --samples 256 --iterations 6
     """
@@ -68,9 +73,9 @@ class EvalArgs(PlannerArgs):
     """`default` (shipped in checkpoints/bc) or a BC policy folder (`jepa-sim train-bc`)"""
     image_size: int = 128
     goal_chain: str = "paper"
-    """the goal images: `paper` (one goal image; pick-and-place: grasped, carried, placed) or `grasp` (every task
-    that grasps shows it step by step: above the object open, around it open, closed, lifted, then carried,
-    placed)"""
+    """the goal images: `paper` (one goal image; pick-and-place: closed on the object, carried, placed) or `grasp`
+    (every task that grasps shows it step by step: above the object open, around it open, closed, lifted, then
+    carried; pick-and-place: carried, lowered, placed)"""
     views: str = "exterior"
     """the views the MPC agents observe and compare: `exterior` (the paper) or `exterior,wrist` (DROID's rig;
     simmpc only until a two-view predictor ships)"""
