@@ -33,6 +33,8 @@ PREFIX = "panda/"
 EXTERIOR_VIEW = "exterior"
 WRIST_VIEW = "wrist"
 VIEWS: tuple[str, ...] = (EXTERIOR_VIEW, WRIST_VIEW)
+VIEW_CAMERAS: dict[str, str] = {EXTERIOR_VIEW: EXTERIOR_CAMERA, WRIST_VIEW: PREFIX + WRIST_CAMERA}
+"""the scene camera behind each view"""
 """the views an env observes, by name: the exterior (third-person) camera and, with ``wrist_camera``, the wrist"""
 CHAIN_HOVER = 0.10
 """``goal_chain="grasp"``: the first image shows the open gripper this far above the grasp pose (m)"""
@@ -45,6 +47,14 @@ HELD_START_HIGH = np.array([0.56, 0.18, 0.22])
 STATE_LOW = np.array([-1.5, -1.5, -0.5, -np.pi, -np.pi / 2, -np.pi, 0.0])
 STATE_HIGH = np.array([1.5, 1.5, 1.5, np.pi, np.pi / 2, np.pi, 1.0])
 """bounds of the 7-float state: the arm's reach around its base, Euler ranges, gripper closedness"""
+
+
+def _view_cameras(views: tuple[str, ...]) -> dict[str, str]:
+    """{view: scene camera} for the named views, or a ValueError naming the views the env renders."""
+    unknown = [v for v in views if v not in VIEW_CAMERAS]
+    if unknown or not views:
+        raise ValueError(f"unknown view(s) {unknown or views}; the env renders {', '.join(VIEW_CAMERAS)}")
+    return {view: VIEW_CAMERAS[view] for view in views}
 
 
 @dataclass(frozen=True)
@@ -301,9 +311,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
 
     def preview_views(self, actions: NDArray[np.float64], views: tuple[str, ...]) -> dict[str, NDArray[np.uint8]]:
         """:meth:`preview` from each named view (``exterior``, ``wrist``): {view: frame}."""
-        cameras = {EXTERIOR_VIEW: EXTERIOR_CAMERA, WRIST_VIEW: PREFIX + WRIST_CAMERA}
-        if not views or any(v not in cameras for v in views):
-            raise ValueError(f"views must name some of {', '.join(cameras)}, got {views}")
+        cameras = _view_cameras(views)
         actions = np.asarray(actions, dtype=np.float64)
         if actions.ndim != 2 or actions.shape[0] < 1:
             raise ValueError(f"preview needs actions of shape (H, {ACTION_DIM}) with H >= 1, got {actions.shape}")
@@ -331,7 +339,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         self._last_image = image
         obs: dict[str, NDArray[Any]] = {"image": image, "state": self.controller.state(self.data)}
         if self.config.wrist_camera:
-            obs["wrist_image"] = self._renderer.render(self.data, PREFIX + WRIST_CAMERA)
+            obs["wrist_image"] = self._renderer.render(self.data, VIEW_CAMERAS[WRIST_VIEW])
         return obs
 
     def is_grasped(self) -> bool:
@@ -431,10 +439,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
     def render_goal_views(self, views: tuple[str, ...] = (EXTERIOR_VIEW,)) -> dict[str, list[NDArray[np.uint8]]]:
         """Render every (sub)goal configuration from each named view (``exterior``, ``wrist``): {view: chain}.
         The simulation state is left untouched."""
-        cameras = {EXTERIOR_VIEW: EXTERIOR_CAMERA, WRIST_VIEW: PREFIX + WRIST_CAMERA}
-        unknown = [v for v in views if v not in cameras]
-        if unknown or not views:
-            raise ValueError(f"unknown view(s) {unknown or views}; the env renders {', '.join(cameras)}")
+        cameras = _view_cameras(views)
         m, d = self.model, self.data
         saved = self.save_state()
         _, obj_yaw = self._object_pose(self._obj_joint)

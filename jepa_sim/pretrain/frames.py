@@ -10,7 +10,7 @@ import torch
 
 from jepa_sim.data.dataset import episode_path
 from jepa_sim.data.episode import EpisodeFormatError, read_arrays
-from jepa_sim.data.features import VIEW_ARRAYS
+from jepa_sim.data.features import VIEW_ARRAYS, check_views
 from jepa_sim.encoders.preprocess import center_crop_resize, normalize, to_video_clips
 
 
@@ -32,9 +32,7 @@ class FrameBank:
     ) -> None:
         if not episodes:
             raise ValueError("no episodes to load frames from")
-        unknown = [v for v in views if v not in VIEW_ARRAYS]
-        if unknown or not views:
-            raise ValueError(f"unknown view(s) {unknown or views}; choose from {', '.join(VIEW_ARRAYS)}")
+        check_views(tuple(views))
         chunks, starts, lengths = [], [], []
         offset = 0
         for index in episodes:

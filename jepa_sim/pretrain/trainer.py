@@ -16,8 +16,9 @@ import torch
 from jepa_sim.atomic import atomic_folder
 from jepa_sim.data.clips import split_episodes
 from jepa_sim.data.dataset import EpisodeDataset
+from jepa_sim.data.features import check_views
 from jepa_sim.encoders.base import resolve_device
-from jepa_sim.pretrain.frames import VIEW_ARRAYS, FrameBank, clips_to_pixels
+from jepa_sim.pretrain.frames import FrameBank, clips_to_pixels
 from jepa_sim.pretrain.jepa import ModelSize, build_model, ema_update, export_model, jepa_loss, make_target_encoder
 from jepa_sim.pretrain.masks import DEFAULT_GROUPS, BlockSpec, MaskPair, MultiBlockMasker
 from jepa_sim.runs import (
@@ -73,8 +74,7 @@ class PretrainConfig:
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError("steps must be >= 1 and batch_size >= 2")
         check_warmup_stable_decay(self.lr, self.warmup, self.decay, self.final_lr)
-        if not self.views or any(v not in VIEW_ARRAYS for v in self.views) or len(set(self.views)) != len(self.views):
-            raise ValueError(f"views must be distinct names among {', '.join(VIEW_ARRAYS)}, got {self.views}")
+        check_views(self.views)
         if not 0.0 <= self.holdout < 1.0:
             raise ValueError(f"holdout must be in [0, 1), got {self.holdout}")
         if not (0.0 <= self.ema[0] <= self.ema[1] <= 1.0):
