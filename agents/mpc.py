@@ -62,19 +62,22 @@ class PlanningModel(Protocol):
 class PredictorModel:
     """The learned world model: the predictor imagines each candidate's final latent (:class:`LatentEnergy`);
     the current frame is observed once per step and its cache shared by every candidate and iteration.
-    The shipped predictor observes the exterior view only (the paper's layout)."""
-
-    views: tuple[str, ...] = (EXTERIOR,)
+    It observes the views it was trained on (``predictor.config.views``; the shipped one: the exterior view,
+    the paper's layout), all of them: an agent observing fewer is refused."""
 
     def __init__(self, predictor: ACPredictor) -> None:
         self.predictor = predictor.eval()
         self.device = next(predictor.parameters()).device
+        self.views: tuple[str, ...] = predictor.config.views
 
     def energy(self, z: Latents, state: torch.Tensor, goal: Latents, weights: Mapping[str, float]) -> CostFn:
-        if set(weights) != {EXTERIOR}:
-            raise ValueError(f"the predictor was trained on the views {self.views}, not {tuple(weights)}")
-        observed = self.predictor.observe(z[EXTERIOR][None], torch.zeros(0, 7, device=self.device), state[None])
-        return LatentEnergy(self.predictor, observed, goal[EXTERIOR])
+        if set(weights) != set(self.views):
+            raise ValueError(f"the predictor was trained on the views {self.views} and needs all of them, "
+                             f"not {tuple(weights)}")  # fmt: skip
+        cfg = self.predictor.config
+        frame = cfg.join_views(z)
+        observed = self.predictor.observe(frame[None], torch.zeros(0, 7, device=self.device), state[None])
+        return LatentEnergy(self.predictor, observed, cfg.join_views(goal), weights)
 
 
 @dataclass(frozen=True)
@@ -192,10 +195,10 @@ class MPCAgent:
     ) -> None:
         """``model``: a predictor (planned through :class:`PredictorModel`) or any :class:`PlanningModel`."""
         if isinstance(model, ACPredictor):
-            if (encoder.num_tokens, encoder.dim) != (model.config.num_tokens, model.config.token_dim):
+            if (encoder.num_tokens, encoder.dim) != (model.config.view_tokens, model.config.token_dim):
                 raise ValueError(
                     f"the encoder gives {encoder.num_tokens} tokens of width {encoder.dim}, the predictor expects "
-                    f"{model.config.num_tokens} of width {model.config.token_dim}"
+                    f"{model.config.view_tokens} of width {model.config.token_dim}"
                 )
             model = PredictorModel(model)
         self.config = config or MPCConfig()
@@ -204,6 +207,11 @@ class MPCAgent:
             raise ValueError(
                 f"the agent observes the views {self.config.views} but its model knows only {model.views}: "
                 f"a model trained on {model.views} cannot plan with {missing}"
+            )
+        if isinstance(model, PredictorModel) and set(model.views) != set(self.config.views):
+            raise ValueError(
+                f"the predictor was trained on the views {model.views} and needs every one of them, but the agent "
+                f"observes only {self.config.views}: plan with --views {','.join(model.views)}"
             )
         self.encoder, self.model, self.planner = encoder, model, planner
         self.weights = self.config.weights

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from agents.drivers.sim import SimDriver
 from agents.evaluate import TrialResult, evaluate, wilson_ci95
-from agents.mpc import MPCAgent
+from agents.mpc import MPCAgent, MPCConfig
 from agents.policies import Agent, MPCPolicy
 from envs.registration import ENV_IDS
 from jepa_sim.encoders.base import FrozenEncoder
@@ -78,14 +78,17 @@ def planning_sweep(
     bounds = bounds or ActionBounds()
 
     def make_agent(label: str, task: str, obj: str, driver: SimDriver) -> Agent:
-        return MPCPolicy(MPCAgent(encoder, predictor, by_label[label].planner(bounds)))
+        config = MPCConfig(views=predictor.config.views)  # the predictor's views (the shipped one: exterior)
+        return MPCPolicy(MPCAgent(encoder, predictor, by_label[label].planner(bounds), config))
 
     results = evaluate(
         [(ENV_IDS[task], task, obj) for task, obj in cells],
         list(by_label),
         trials,
         seed,
-        lambda env_id, obj: SimDriver.make(env_id, obj, image_size=image_size),
+        lambda env_id, obj: SimDriver.make(
+            env_id, obj, image_size=image_size, wrist_camera="wrist" in predictor.config.views
+        ),
         make_agent,
         record=0,
         on_trial=on_trial,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,9 +76,10 @@ class EvalArgs(PlannerArgs):
     """the goal images: `paper` (one goal image; pick-and-place: closed on the object, carried, placed) or `grasp`
     (every task that grasps shows it step by step: above the object open, around it open, closed, lifted, then
     carried; pick-and-place: carried, lowered, placed)"""
-    views: str = "exterior"
-    """the views the MPC agents observe and compare: `exterior` (the paper) or `exterior,wrist` (DROID's rig;
-    simmpc only until a two-view predictor ships)"""
+    views: str = "auto"
+    """the views the MPC agents observe and compare: `exterior` (the paper) or `exterior,wrist` (DROID's rig: the
+    wrist camera sees the fingers close). `auto`: the learned predictor's views when mpc is evaluated (a
+    predictor needs every view it was trained on), else `exterior`"""
     view_weights: str = ""
     """comma-separated weight of each view in the energy, in the order of --views (empty: equal)"""
     advance_ratio: float = 0.5
@@ -166,6 +167,18 @@ def checkpoint_ids(methods: list[str], encoder: Any, predictor: str, bc: str) ->
     return ids
 
 
+def default_views(methods: list[str], predictor: str) -> tuple[str, ...]:
+    """``--views auto``: the learned predictor's views when mpc is evaluated, else the exterior view."""
+    from jepa_sim.predictor.checkpoint import PredictorLoadError, read_predictor_meta
+
+    if "mpc" not in methods:
+        return ("exterior",)
+    try:
+        return tuple(read_predictor_meta(predictor)["predictor"].get("views", ("exterior",)))
+    except PredictorLoadError as exc:
+        raise SystemExit(f"jepa-sim eval: {exc}") from exc
+
+
 def run(args: EvalArgs) -> int:
     from tqdm import tqdm
 
@@ -184,6 +197,8 @@ def run(args: EvalArgs) -> int:
     from jepa_sim.predictor.checkpoint import PredictorLoadError, load_predictor
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.views == "auto":
+        args = replace(args, views=",".join(default_views(methods, args.predictor)))
     tasks = list(TASKS) if args.tasks == "all" else [t.strip() for t in args.tasks.split(",")]
     objects = [o.strip() for o in args.objects.split(",")]
     for name, chosen, allowed in (

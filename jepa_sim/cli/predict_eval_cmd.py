@@ -73,7 +73,8 @@ def run(args: PredictEvalArgs) -> int:
             raise ValueError(f"--horizons must be in 1..{predictor.config.max_steps}, got {args.horizons}")
         episodes, source = test_episodes(args.data, meta.get("training", {}))
         stride = int(meta.get("training", {}).get("config", {}).get("frame_stride", 1))
-        clips = FeatureClips(args.data, meta["encoder"]["id"], args.horizons + 1, stride, args.clip_step, episodes)
+        clips = FeatureClips(args.data, meta["encoder"]["id"], args.horizons + 1, stride, args.clip_step, episodes,
+                             views=predictor.config.views)  # fmt: skip
         if len(clips) == 0:
             raise ValueError(f"no clips of {args.horizons + 1} frames in the test episodes of {args.data}")
         print(f"predictor {args.predictor} (encoder {meta['encoder']['id']}); {len(clips)} clips from "

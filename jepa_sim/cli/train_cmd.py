@@ -26,6 +26,7 @@ class TrainArgs:
     Examples:
       jepa-sim train --data data/sim                                 # the shipped default's recipe
       jepa-sim train --data data/sim --out runs/tiny --steps 100 --width 64 --depth 2
+      jepa-sim train --data data/sim2v --views exterior,wrist --out runs/predictor-2v   # both cameras
       jepa-sim predict-eval --data data/sim --predictor runs/predictor/predictor
     """
 
@@ -69,6 +70,10 @@ class TrainArgs:
     seed: int = 0
     checkpoint_every: int = 100
     """steps between checkpoints (also written at the end and on Ctrl-C)"""
+    views: str = "exterior"
+    """comma-separated camera views whose tokens make a frame: `exterior` (the paper) or `exterior,wrist`
+    (DROID's rig: the wrist camera sees the fingers close; needs `jepa-sim encode --views exterior,wrist`). The
+    predictor records its views; the agent must observe the same ones"""
 
 
 def run(args: TrainArgs) -> int:
@@ -92,6 +97,7 @@ def run(args: TrainArgs) -> int:
             batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, decay=args.decay,
             weight_decay=args.weight_decay, grad_clip=args.grad_clip, holdout=args.holdout, seed=args.seed,
             checkpoint_every=args.checkpoint_every,
+            views=tuple(v.strip() for v in args.views.split(",") if v.strip()),
         )  # fmt: skip
         ctx = distributed.setup(args.device)
     except errors as exc:
@@ -108,7 +114,8 @@ def run(args: TrainArgs) -> int:
             nonlocal bar
             loading.close()
             pc = trainer.predictor_config
-            say(f"encoder {trainer.encoder['id']}: {pc.num_tokens} tokens x {pc.token_dim}; predictor width "
+            say(f"encoder {trainer.encoder['id']}: views {', '.join(pc.views)}, {pc.num_tokens} tokens x "
+                f"{pc.token_dim} per frame; predictor width "
                 f"{pc.width}, depth {pc.depth}, {pc.step_tokens} tokens per step; {train_clips} training clips of "
                 f"{config.clip_len} frames, {heldout_clips} held out; device {ctx.device}"
                 + (f", {ctx.world} processes" if ctx.active else ""))  # fmt: skip

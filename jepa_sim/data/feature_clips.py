@@ -15,13 +15,15 @@ from torch.utils.data import Dataset
 from jepa_sim.data.clips import clip_windows
 from jepa_sim.data.dataset import EpisodeDataset
 from jepa_sim.data.episode import read_arrays
-from jepa_sim.data.features import FeatureCache
+from jepa_sim.data.features import FeatureCache, check_views
 from jepa_sim.geometry import state_delta
 
 
 class FeatureClips(Dataset[dict[str, Any]]):
-    """Every window of ``clip_len`` frames, ``frame_stride`` apart, as tokens ``z`` float32 (L, N, D), states
+    """Every window of ``clip_len`` frames, ``frame_stride`` apart, as tokens ``z`` float32 (L, V * N, D), states
     float32 (L, 7) and actions float32 (L-1, 7), the achieved state change between consecutive clip frames.
+    With several ``views`` a frame's tokens are each view's ``(N, D)`` side by side, in the order of ``views``
+    (the predictor's layout, :meth:`~jepa_sim.predictor.model.PredictorConfig.split_views`).
 
     Tokens (float16, as cached by ``jepa-sim encode``) and states of the chosen episodes are held in memory,
     so the encoder never runs here. A cache that is missing, incomplete or of another shape is a
@@ -37,10 +39,12 @@ class FeatureClips(Dataset[dict[str, Any]]):
         clip_step: int = 1,
         episodes: Sequence[int] | None = None,
         on_episode: Callable[[int], None] | None = None,
+        views: Sequence[str] = ("exterior",),
     ) -> None:
         """``on_episode(index)`` after each episode is loaded (for a progress bar)."""
         dataset = EpisodeDataset(root)
         self.cache = FeatureCache.open(root, encoder_id)
+        self.views = check_views(tuple(views))
         self.clip_len, self.frame_stride, self.clip_step = clip_len, frame_stride, clip_step
         chosen = dataset.indices if episodes is None else list(episodes)
         self.states: dict[int, NDArray[np.float64]] = {}
@@ -48,7 +52,8 @@ class FeatureClips(Dataset[dict[str, Any]]):
         for index in chosen:
             states = read_arrays(dataset.path(index), ["states"])["states"]
             self.states[index] = states
-            self.tokens[index] = self.cache.read(index, frames=len(states), mmap=False)
+            parts = [self.cache.read(index, frames=len(states), mmap=False, view=v) for v in self.views]
+            self.tokens[index] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
             if on_episode is not None:
                 on_episode(index)
         lengths = {i: len(s) for i, s in self.states.items()}

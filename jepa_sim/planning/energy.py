@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 
@@ -24,19 +26,33 @@ def integrate_states(state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor
 
 class LatentEnergy:
     """``energy(actions (K, H, 7)) -> (K,)``: mean |z_hat_H - z_goal| over every token and feature of the last
-    predicted frame, from one observed history (run once, shared by every call and candidate)."""
+    predicted frame, from one observed history (run once, shared by every call and candidate). With a predictor
+    of several views, the sum over views of ``weights[view]`` x that view's mean (equal weights by default:
+    the plain mean over every token)."""
 
-    def __init__(self, predictor: ACPredictor, observed: Observed, goal: torch.Tensor) -> None:
+    def __init__(
+        self,
+        predictor: ACPredictor,
+        observed: Observed,
+        goal: torch.Tensor,
+        weights: Mapping[str, float] | None = None,
+    ) -> None:
         cfg = predictor.config
         if goal.shape != (cfg.num_tokens, cfg.token_dim):
             raise ValueError(f"goal tokens must be ({cfg.num_tokens}, {cfg.token_dim}), got {tuple(goal.shape)}")
+        weights = dict(weights) if weights is not None else {v: 1.0 / len(cfg.views) for v in cfg.views}
+        if set(weights) != set(cfg.views):
+            raise ValueError(f"weights must be given for the predictor's views {cfg.views}, got {tuple(weights)}")
         self.predictor, self.observed, self.goal = predictor, observed, goal
+        self.weights = torch.tensor([weights[v] for v in cfg.views], device=goal.device, dtype=goal.dtype)
 
     @torch.inference_mode()
     def __call__(self, actions: torch.Tensor) -> torch.Tensor:
         states = integrate_states(self.observed.state, actions)
         final = self.predictor.imagine(self.observed, actions, states)[:, -1]
-        return (final - self.goal).abs().mean(dim=(1, 2))
+        views = len(self.weights)
+        per_view = (final - self.goal).abs().reshape(final.shape[0], views, -1).mean(dim=2)  # (K, V)
+        return per_view @ self.weights
 
 
 def energy_landscape(

@@ -13,12 +13,19 @@ paper's layout. ``residual=True`` adds the input tokens of step t to the head's 
 learns what changes from frame t to t + 1 (mostly the arm: little of a frame moves in one control step) and
 starts out as the copy-last-frame predictor instead of below it.
 
+Views: with ``views=("exterior", "wrist")`` (DROID's rig) a frame is the tokens of every view side by side,
+``(V * N, D)`` in the order of ``views``: a step is ``[action_t, state_t, view 0's patches, view 1's patches]``,
+each patch token also carrying a learned embedding of its view (a view's grid cells share the grid embedding).
+Every view's tokens attend to every other's, so the wrist view's close-up of the fingers and the exterior
+view's arm pose inform each other's predictions. One view (the paper's layout) has no view embedding.
+
 Because of the block-causal structure, the keys and values of earlier steps can be cached: :meth:`step`
 extends a :class:`KVCache` by one step, which is how rollouts and planning avoid re-running the history.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -44,8 +51,12 @@ class PredictorConfig:
     """fold ``merge x merge`` squares of encoder tokens into one predictor token (1 = one token per patch)"""
     residual: bool = False
     """predict the change of the tokens (output = input tokens + head) rather than the next tokens outright"""
+    views: tuple[str, ...] = ("exterior",)
+    """the camera views whose tokens make a frame, in order (their tokens are concatenated)"""
 
     def __post_init__(self) -> None:
+        if not self.views or len(set(self.views)) != len(self.views):
+            raise ValueError(f"views must name distinct camera views, got {self.views}")
         if self.width % self.heads:
             raise ValueError(f"width {self.width} is not a multiple of heads {self.heads}")
         if min(self.token_dim, self.grid[0], self.grid[1], self.depth, self.max_steps, self.merge) < 1:
@@ -54,14 +65,37 @@ class PredictorConfig:
             raise ValueError(f"the token grid {self.grid} is not divisible by merge={self.merge}")
 
     @property
-    def num_tokens(self) -> int:
-        """encoder tokens per frame"""
+    def view_tokens(self) -> int:
+        """encoder tokens per view (one image)"""
         return self.grid[0] * self.grid[1]
 
     @property
+    def num_tokens(self) -> int:
+        """encoder tokens per frame, every view together"""
+        return len(self.views) * self.view_tokens
+
+    @property
+    def merged_view_tokens(self) -> int:
+        """predictor patch tokens per view"""
+        return self.view_tokens // self.merge**2
+
+    @property
     def merged_tokens(self) -> int:
-        """predictor patch tokens per frame"""
-        return self.num_tokens // self.merge**2
+        """predictor patch tokens per frame, every view together"""
+        return len(self.views) * self.merged_view_tokens
+
+    def split_views(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Tokens ``(..., V * N, D)`` of a frame -> ``(..., N, D)`` per view (views, no copies)."""
+        n = self.view_tokens
+        return {view: z[..., i * n : (i + 1) * n, :] for i, view in enumerate(self.views)}
+
+    def join_views(self, z: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The inverse of :meth:`split_views`: ``(..., N, D)`` per view -> ``(..., V * N, D)``; a missing view
+        is a ValueError naming it."""
+        missing = [v for v in self.views if v not in z]
+        if missing:
+            raise ValueError(f"the predictor observes the views {self.views}; missing {missing}")
+        return torch.cat([z[v] for v in self.views], dim=-2)
 
     @property
     def step_tokens(self) -> int:
@@ -70,10 +104,12 @@ class PredictorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> PredictorConfig:
-        return cls(**{**data, "grid": tuple(data["grid"])})  # type: ignore[arg-type]
+        """From :meth:`to_dict`; a config written before views existed is the exterior view alone."""
+        views: tuple[str, ...] = tuple(data.get("views", ("exterior",)))  # type: ignore[arg-type]
+        return cls(**{**data, "grid": tuple(data["grid"]), "views": views})  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, object]:
-        return {**asdict(self), "grid": list(self.grid)}
+        return {**asdict(self), "grid": list(self.grid), "views": list(self.views)}
 
 
 def block_causal_mask(steps: int, tokens_per_step: int, device: torch.device | None = None) -> torch.Tensor:
@@ -144,13 +180,16 @@ class ACPredictor(nn.Module):
         self.action_in = nn.Linear(config.action_dim, w)
         self.state_in = nn.Linear(config.state_dim, w)
         self.time_pos = nn.Parameter(torch.zeros(config.max_steps, w))
-        self.grid_pos = nn.Parameter(torch.zeros(config.merged_tokens, w))
+        self.grid_pos = nn.Parameter(torch.zeros(config.merged_view_tokens, w))
         self.type_pos = nn.Parameter(torch.zeros(3, w))
+        # one view keeps the single-view parameter set (checkpoints from before views load unchanged)
+        self.view_pos = nn.Parameter(torch.zeros(len(config.views), w)) if len(config.views) > 1 else None
         self.blocks = nn.ModuleList(Block(w, config.heads, config.mlp_ratio) for _ in range(config.depth))
         self.norm = nn.LayerNorm(w)
         self.out = nn.Linear(w, folded)
-        for p in (self.time_pos, self.grid_pos, self.type_pos):
-            nn.init.trunc_normal_(p, std=0.02)
+        for p in (self.time_pos, self.grid_pos, self.type_pos, self.view_pos):
+            if p is not None:
+                nn.init.trunc_normal_(p, std=0.02)
         if config.residual:  # start as the copy-last-frame predictor
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
@@ -173,7 +212,8 @@ class ACPredictor(nn.Module):
         cfg = self.config
         b, t = z.shape[:2]
         if z.shape[2:] != (cfg.num_tokens, cfg.token_dim):
-            raise ValueError(f"tokens must be (B, T, {cfg.num_tokens}, {cfg.token_dim}), got {tuple(z.shape)}")
+            views = "" if len(cfg.views) == 1 else f" (the views {cfg.views} side by side, {cfg.view_tokens} each)"
+            raise ValueError(f"tokens must be (B, T, {cfg.num_tokens}, {cfg.token_dim}){views}, got {tuple(z.shape)}")
         if actions.shape != (b, t, cfg.action_dim) or states.shape != (b, t, cfg.state_dim):
             raise ValueError(
                 f"actions and states must be (B, T, 7) matching tokens (B={b}, T={t}), "
@@ -181,24 +221,32 @@ class ACPredictor(nn.Module):
             )
 
     def fold(self, z: torch.Tensor) -> torch.Tensor:
-        """``(..., N, D)`` -> ``(..., N / m**2, m**2 * D)``: each m x m square of the grid becomes one token."""
+        """``(..., V * N, D)`` -> ``(..., V * N / m**2, m**2 * D)``: each m x m square of a view's grid becomes
+        one token."""
         m = self.config.merge
         if m == 1:
             return z
-        (rows, cols), d = self.config.grid, z.shape[-1]
+        (rows, cols), d, v = self.config.grid, z.shape[-1], len(self.config.views)
         lead = z.shape[:-2]
-        z = z.reshape(*lead, rows // m, m, cols // m, m, d).transpose(-4, -3)
-        return z.reshape(*lead, (rows // m) * (cols // m), m * m * d)
+        z = z.reshape(*lead, v, rows // m, m, cols // m, m, d).transpose(-4, -3)
+        return z.reshape(*lead, v * (rows // m) * (cols // m), m * m * d)
 
     def unfold(self, z: torch.Tensor) -> torch.Tensor:
         """The inverse of :meth:`fold`."""
         m = self.config.merge
         if m == 1:
             return z
-        (rows, cols), d = self.config.grid, self.config.token_dim
+        (rows, cols), d, v = self.config.grid, self.config.token_dim, len(self.config.views)
         lead = z.shape[:-2]
-        z = z.reshape(*lead, rows // m, cols // m, m, m, d).transpose(-4, -3)
-        return z.reshape(*lead, rows * cols, d)
+        z = z.reshape(*lead, v, rows // m, cols // m, m, m, d).transpose(-4, -3)
+        return z.reshape(*lead, v * rows * cols, d)
+
+    def patch_positions(self) -> torch.Tensor:
+        """``(V * N', W)``: each patch token's grid embedding, plus its view's embedding with several views."""
+        pos = self.grid_pos.repeat(len(self.config.views), 1)
+        if self.view_pos is not None:
+            pos = pos + self.view_pos.repeat_interleave(self.config.merged_view_tokens, dim=0)
+        return pos
 
     def embed(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, first_step: int = 0) -> torch.Tensor:
         """Input tokens ``(B, T * (N + 2), W)`` for steps ``first_step .. first_step + T - 1``."""
@@ -211,7 +259,7 @@ class ACPredictor(nn.Module):
         states = (states - self.state_mean) / self.state_std
         a = self.action_in(actions).unsqueeze(2) + self.type_pos[0]
         s = self.state_in(states).unsqueeze(2) + self.type_pos[1]
-        p = self.patch_in(self.fold(z)) + self.grid_pos + self.type_pos[2]
+        p = self.patch_in(self.fold(z)) + self.patch_positions() + self.type_pos[2]
         return (torch.cat([a, s, p], dim=2) + time).reshape(b, t * self.config.step_tokens, -1)
 
     def head(self, x: torch.Tensor, steps: int) -> torch.Tensor:

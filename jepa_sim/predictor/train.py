@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from jepa_sim.data.clips import split_episodes
 from jepa_sim.data.dataset import EpisodeDataset
 from jepa_sim.data.feature_clips import FeatureClips
-from jepa_sim.data.features import FeatureCache
+from jepa_sim.data.features import FeatureCache, check_views
 from jepa_sim.distributed import Dist
 from jepa_sim.losses import ac_losses
 from jepa_sim.predictor.checkpoint import save_predictor
@@ -61,8 +61,11 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 100
     """steps between checkpoints (also written at the end and on Ctrl-C)"""
+    views: tuple[str, ...] = ("exterior",)
+    """camera views whose tokens make a frame (``exterior``: the paper; ``exterior``, ``wrist``: DROID's rig)"""
 
     def __post_init__(self) -> None:
+        check_views(self.views)
         if min(self.steps, self.batch_size, self.checkpoint_every) < 1:
             raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
         if self.rollout_steps < 1 or self.clip_len < self.rollout_steps + 1:
@@ -78,10 +81,15 @@ class TrainConfig:
     def predictor(self, token_dim: int, grid: tuple[int, int]) -> PredictorConfig:
         return PredictorConfig(token_dim=token_dim, grid=grid, width=self.width, depth=self.depth, heads=self.heads,
                                mlp_ratio=self.mlp_ratio, max_steps=self.max_steps, merge=self.merge,
-                               residual=self.residual)  # fmt: skip
+                               residual=self.residual, views=self.views)  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings as JSON values; the single-view default is left out, so runs from before views existed
+        keep their identity (and resume)."""
+        data = {**asdict(self), "views": list(self.views)}
+        if self.views == ("exterior",):
+            del data["views"]
+        return data
 
 
 @dataclass
@@ -123,11 +131,13 @@ class PredictorTrainer:
         self.data, self.out, self.config, self.ctx = Path(data), Path(out), config, ctx
         dataset = EpisodeDataset(self.data)  # a clear error when DATA is not a dataset
         self.cache = FeatureCache.open(self.data, encoder_id)  # ... or was never encoded
-        missing = self.cache.missing(dataset)
+        missing = self.cache.missing(dataset, config.views)
         if missing:
+            views = "" if config.views == ("exterior",) else f" --views {','.join(config.views)}"
             raise RunError(
-                f"{len(missing)} of {len(dataset)} episodes of {self.data} have no features of {encoder_id!r}; "
-                f"finish the cache with `jepa-sim encode --data {self.data} --encoder ...`"
+                f"{len(missing)} of {len(dataset)} episodes of {self.data} have no features of {encoder_id!r}"
+                f"{' for every view of ' + str(config.views) if views else ''}; finish the cache with "
+                f"`jepa-sim encode --data {self.data} --encoder ...{views}`"
             )
         if len(dataset) < 2:
             raise RunError(f"{self.data} has {len(dataset)} episodes; training needs at least 2")
@@ -150,7 +160,8 @@ class PredictorTrainer:
 
     def clips(self, episodes: list[int], clip_len: int, on_load: Callable[[int], None] | None = None) -> FeatureClips:
         encoder = str(self.encoder["id"])
-        return FeatureClips(self.data, encoder, clip_len, self.config.frame_stride, 1, episodes, on_load)
+        return FeatureClips(self.data, encoder, clip_len, self.config.frame_stride, 1, episodes, on_load,
+                            self.config.views)  # fmt: skip
 
     def run(
         self,
