@@ -48,6 +48,26 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 
 @pytest.fixture(scope="module")
+def two_view(models: list[str], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The flags of `models` with a tiny random predictor that observes the exterior and the wrist view."""
+    from jepa_sim.encoders import load_encoder
+    from jepa_sim.predictor import ACPredictor, PredictorConfig
+    from jepa_sim.predictor.checkpoint import save_predictor
+
+    encoder_folder = models[models.index("--encoder") + 1]
+    encoder = load_encoder(encoder_folder, device="cpu")
+    torch.manual_seed(1)
+    config = PredictorConfig(
+        token_dim=32, grid=(4, 4), width=32, depth=2, heads=2, merge=2, views=("exterior", "wrist")
+    )
+    folder = tmp_path_factory.mktemp("two_view") / "predictor"
+    save_predictor(folder, ACPredictor(config), encoder.describe(), {"note": "random weights, for tests"})
+    flags = list(models)
+    flags[flags.index("--predictor") + 1] = str(folder)
+    return flags
+
+
+@pytest.fixture(scope="module")
 def goal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A goal image of the twin's scene: the arm turned a little at its base (a wider PNG: it gets cropped)."""
     import imageio.v3 as iio
@@ -215,6 +235,15 @@ def test_deploy_refuses_what_cannot_work(models: list[str], goal: Path, tmp_path
         main(["deploy", "--driver", "franky", "--goal", str(goal), *models])
     with pytest.raises(SystemExit, match="cannot read the image"):
         main(["deploy", "--driver", "franky", "--goal", str(tmp_path / "nope.png"), *models])
+    with pytest.raises(SystemExit, match="unknown wrist camera 'webcam'"):
+        main(["deploy", "--driver", "sim", "--wrist-camera", "webcam", *models])
+    with pytest.raises(SystemExit, match="the franky driver has no wrist camera: pass --wrist-camera opencv:N or twin"):
+        main(["deploy", "--driver", "franky", "--robot-ip", "127.0.0.1", "--goal", str(goal), "--wrist-camera",
+              "driver", *models])  # fmt: skip
+    with pytest.raises(SystemExit, match=r"the robot server sends no wrist images \(not supported\)"):
+        main(["deploy", "--driver", "remote", "--goal", str(goal), "--wrist-camera", "driver", *models])
+    with pytest.raises(SystemExit, match="simulator's own wrist camera"):
+        main(["deploy", "--driver", "sim", "--wrist-camera", "twin", *models])
 
 
 def test_deploy_through_a_robot_server(
@@ -277,7 +306,8 @@ def test_deploy_through_a_served_simulator_ends_cleanly_when_its_episode_ends(
 
 
 def test_robot_server_errors_are_its_own_and_clear(tmp_path: Path) -> None:
-    from jepa_sim.cli.deploy_cmd import DeployArgs, RobotServerArgs
+    from jepa_sim.cli.deploy_cmd import DeployArgs
+    from jepa_sim.cli.robot_server_cmd import RobotServerArgs
 
     assert RobotServerArgs().address == "tcp://127.0.0.1:5555"  # loopback unless asked: it is unauthenticated
     from agents.drivers.franky import SIM_TCP_OFFSET
@@ -302,22 +332,123 @@ def test_a_stop_that_cannot_be_sent_is_reported_accurately() -> None:
     import socket
 
     from agents.drivers.remote import RemoteDriver
-    from jepa_sim.cli.deploy_cmd import _stop_robot
+    from jepa_sim.cli.robot_args import stop_robot
 
     pytest.importorskip("zmq", reason="pyzmq is not installed")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    message = _stop_robot(RemoteDriver(f"tcp://127.0.0.1:{port}", timeout=0.5), "remote")
+    message = stop_robot(RemoteDriver(f"tcp://127.0.0.1:{port}", timeout=0.5), "remote")
     assert message.startswith("could not send stop (RobotConnectionError: not connected"), message
     assert "on a new connection: sent stop, but the robot server did not acknowledge it within 0.5 s" in message
     assert "ends or stops the running action on its own timeouts" in message and "check the robot" in message
 
 
 def test_real_time_checks_are_required_unless_the_robot_is_on_loopback():
-    from jepa_sim.cli.deploy_cmd import _realtime
+    from jepa_sim.cli.robot_args import realtime_required
 
-    assert _realtime(None, "172.16.0.2") is True and _realtime(None, "robot.lab") is True
-    assert _realtime(None, "127.0.0.1") is False and _realtime(None, "127.249.70.60") is False
-    assert _realtime(None, "localhost") is False
-    assert _realtime(False, "172.16.0.2") is False and _realtime(True, "127.0.0.1") is True
+    assert realtime_required(None, "172.16.0.2") is True and realtime_required(None, "robot.lab") is True
+    assert realtime_required(None, "127.0.0.1") is False and realtime_required(None, "127.249.70.60") is False
+    assert realtime_required(None, "localhost") is False
+    assert realtime_required(False, "172.16.0.2") is False and realtime_required(True, "127.0.0.1") is True
+
+
+def test_deploy_in_the_simulator_observes_and_records_the_wrist_view_of_a_two_view_predictor(
+    two_view: list[str], models: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jepa_sim.data.features import FeatureCache
+    from jepa_sim.data.manifest import read_manifest
+
+    record = tmp_path / "two_view"
+    args = ["deploy", "--driver", "sim", "--wrist-camera", "driver", "--max-steps", "2", "--record", str(record),
+            *two_view]  # fmt: skip
+    assert main(args) == 0  # both views' goal images from the simulator (driver.goal_views())
+    out = capsys.readouterr().out
+    for expected in ("wrist camera: driver (observed); the predictor observes exterior, wrist",
+                     "camera frame: (64, 64, 3) uint8", "wrist frame: (64, 64, 3) uint8",
+                     "wrist goal images: 1 x (64, 64, 3)", "recorded 2 steps", "done: 2 steps sent"):  # fmt: skip
+        assert expected in out, (expected, out[-3000:])
+    dataset = EpisodeDataset(record)
+    assert dataset.validate() == []
+    episode = read_episode(dataset.path(0))
+    assert episode["wrist_frames"].shape == episode["frames"].shape == (3, 64, 64, 3)
+    assert not np.array_equal(episode["wrist_frames"], episode["frames"])  # another camera
+    assert episode.metadata["wrist_camera"] == "driver"
+    manifest = read_manifest(record)
+    assert manifest["spec"]["wrist_camera"] is True and manifest["cameras"]["wrist"]["name"] == "panda/wrist"
+
+    # the recorded episodes encode with both views, as collected ones do
+    encoder = two_view[two_view.index("--encoder") + 1]
+    assert main(["encode", "--data", str(record), "--encoder", encoder, "--device", "cpu", "--views",
+                 "exterior,wrist"]) == 0  # fmt: skip
+    cache = FeatureCache(record, load_encoder_description(encoder))
+    assert cache.path(0, "wrist").is_file() and cache.path(0, "exterior").is_file()
+
+    # a folder recorded with the wrist view refuses a run without it (and the other way round), before connecting
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match=r"already holds episodes recorded with different settings "
+                       r"\(wrist_camera: True -> None\)"):  # fmt: skip
+        main(["deploy", "--driver", "sim", "--max-steps", "1", "--record", str(record), *models])
+    assert capsys.readouterr().out == ""
+
+
+def load_encoder_description(folder: str) -> dict[str, Any]:
+    from jepa_sim.encoders import load_encoder
+
+    return load_encoder(folder, device="cpu").describe()
+
+
+def test_a_two_view_predictor_needs_a_wrist_camera_and_wrist_goals_before_anything_connects(
+    two_view: list[str], models: list[str], goal: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    franky = ["deploy", "--driver", "franky", "--robot-ip", "127.0.0.1", "--camera", "none", "--goal", str(goal)]
+    # nothing listens at this address: a connection attempt would end in a RobotConnectionError, not these
+    with pytest.raises(SystemExit, match=r"^jepa-sim deploy: the predictor observes exterior and wrist: pass "
+                       r"--wrist-camera opencv:N \(a camera on the hand\) or twin$"):  # fmt: skip
+        main([*franky, *two_view])
+    with pytest.raises(SystemExit, match=r"the predictor observes exterior and wrist: pass --wrist-camera driver"):
+        main(["deploy", "--driver", "sim", *two_view])
+    with pytest.raises(SystemExit, match=r"the predictor observes exterior and wrist: give --wrist-goal"):
+        main([*franky, "--wrist-camera", "opencv:7", *two_view])
+    with pytest.raises(SystemExit, match=r"the predictor observes exterior only: --wrist-goal and --wrist-subgoals "
+                       r"are not used"):  # fmt: skip
+        main([*franky, "--wrist-camera", "twin", "--wrist-goal", str(goal), *models])
+    # one wrist image per exterior goal, counted before anything is loaded
+    with pytest.raises(SystemExit, match=r"3 exterior goal image\(s\) \(--subgoals, --goal\) but 2 wrist goal "
+                       r"image\(s\) \(--wrist-subgoals, --wrist-goal\)"):  # fmt: skip
+        main([*franky, "--subgoals", str(goal), str(goal), "--wrist-goal", str(goal), "--wrist-subgoals", str(goal),
+              *two_view])  # fmt: skip
+    with pytest.raises(SystemExit, match=r"1 exterior goal image\(s\) .* but 2 wrist goal image\(s\)"):
+        main([*franky, "--wrist-goal", str(goal), "--wrist-subgoals", str(goal), *two_view])
+    with pytest.raises(SystemExit, match="--wrist-subgoals come before a final --wrist-goal"):
+        main([*franky, "--wrist-subgoals", str(goal), *two_view])
+    with pytest.raises(SystemExit, match="give --goal too"):
+        main(["deploy", "--driver", "sim", "--wrist-goal", str(goal), *two_view])
+    assert capsys.readouterr().out == ""  # nothing was connected, nothing printed
+
+
+def test_deploy_on_franky_sim_with_the_twin_wrist_camera(
+    server: str, two_view: list[str], goal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The digital twin renders the simulated wrist camera posed by the measured joints: a two-view agent on
+    franky-sim, wrist goal images from files."""
+    import imageio.v3 as iio
+
+    from agents.drivers.camera import DigitalTwinCamera
+    from agents.drivers.franky import HOME_JOINTS
+
+    twin = DigitalTwinCamera(image_size=96, camera="panda/wrist")
+    joints = np.array(HOME_JOINTS)
+    joints[0] += 0.3
+    wrist_goal = tmp_path / "wrist_goal.png"
+    iio.imwrite(wrist_goal, twin.render(joints, 0.0))
+    twin.close()
+    record = tmp_path / "real"
+    args = [*franky_flags(server), "--wrist-camera", "twin", "--goal", str(goal), "--wrist-goal", str(wrist_goal),
+            "--max-steps", "2", "--record", str(record), *two_view]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "wrist frame: (64, 64, 3) uint8" in out and "done: 2 steps sent" in out, out[-3000:]
+    episode = read_episode(EpisodeDataset(record).path(0))
+    assert episode["wrist_frames"].shape == (3, 64, 64, 3) and episode.metadata["wrist_goals"] == [str(wrist_goal)]
+    assert np.abs(episode["wrist_frames"][-1].astype(int) - episode["wrist_frames"][0]).mean() > 0.1  # it moved

@@ -1,15 +1,27 @@
 """``jepa-sim deploy``: the MPC agent on a robot (franky, a remote robot server, or the simulator) toward goal
-images; ``jepa-sim robot-server``: serve a robot to a policy workstation (DROID's split)."""
+images, observing the predictor's views (the exterior camera, and the wrist camera for a two-view predictor).
+
+The robot flags and helpers it shares with ``jepa-sim robot-server`` are in :mod:`jepa_sim.cli.robot_args`;
+the episode recorder of --record is :mod:`agents.drivers.recording`."""
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from jepa_sim.cli.planner_args import PlannerArgs
+from jepa_sim.cli.robot_args import (
+    DriverName,
+    RobotArgs,
+    fail,
+    fmt,
+    make_camera,
+    make_driver,
+    print_features,
+    stop_robot,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -18,36 +30,7 @@ if TYPE_CHECKING:
     from agents.drivers.base import Observation, RobotDriver
     from agents.drivers.camera import Camera
 
-DriverName = Literal["franky", "remote", "sim"]
-
-
-@dataclass(frozen=True)
-class RobotArgs:
-    """The robot flags `jepa-sim deploy` and `jepa-sim robot-server` share."""
-
-    robot_ip: str | None = None
-    """the Franka's address (--driver franky)"""
-    image_size: int = 128
-    """side of the square camera (and goal) images"""
-    env: str = "JepaSim/FrankaReach-v0"
-    """--driver sim: the simulated task"""
-    object: str = "cup"
-    """--driver sim: the task object (deploy: also the label stored with --record)"""
-    relative_dynamics_factor: float = 0.1
-    """--driver franky: scale (0, 1] of velocity, acceleration and jerk limits"""
-    motion_timeout: float = 10.0
-    """--driver franky: seconds the arm motion of one action may take (and then its gripper command) before it
-    is stopped and reported. deploy --driver remote uses the robot server's settings: the client waits as long
-    as the server's driver may take (its features' max_seconds), plus --timeout"""
-    home_timeout: float = 60.0
-    """--driver franky: seconds each leg of homing (joints, Cartesian, gripper) may take"""
-    realtime: bool | None = None
-    """--driver franky: require a real-time kernel (libfranka's RealtimeConfig.Enforce); default: required unless
-    --robot-ip is a loopback address (franky-sim)"""
-    tcp_offset: float = 0.02
-    """--driver franky: metres along the fingers from libfranka's end-effector frame to the state's tool point.
-    The default is the simulator's tool point (the finger-pad centre of its fingers, 0.02 m past libfranka's
-    end-effector point), the convention the models are trained in; change it only for other fingers"""
+WRIST = "wrist"
 
 
 @dataclass(frozen=True)
@@ -64,8 +47,8 @@ class DeployArgs(PlannerArgs, RobotArgs):
     --record DIR adds the run as one episode to the dataset folder DIR in the format of `jepa-sim collect`
     (frames, measured states, achieved-change labels, commanded and executed actions), so that real episodes
     can fine-tune the predictor (`jepa-sim encode`, `jepa-sim train`). Successive runs add episodes; a folder
-    that holds episodes recorded with other settings (driver, image size, object) is refused before the robot
-    is connected.
+    that holds episodes recorded with other settings (driver, image size, object, wrist camera) is refused
+    before the robot is connected.
 
     Goal images are framed like the camera: the largest centred square, resized to --image-size (never
     squashed). --subgoals are pursued in order before --goal.
@@ -75,11 +58,21 @@ class DeployArgs(PlannerArgs, RobotArgs):
     driver's own images (the simulator's, or those the robot server sends). `auto`: driver for sim and remote,
     twin for franky.
 
+    Wrist camera (--wrist-camera, DROID's second view): the agent observes the views its predictor was trained
+    on. A two-view predictor (exterior and wrist) needs a wrist camera and the wrist camera's goal images, one
+    per exterior goal (--wrist-goal, --wrist-subgoals; with --driver sim and no --goal the simulator renders both
+    views of its goals). The wrist camera is `driver` (the simulator's, --driver sim), `opencv:N` (a camera on
+    this machine), or `twin` (the digital twin seen from the simulated wrist camera); `auto`: driver for sim,
+    twin for franky, none for a one-view predictor. The robot server sends no wrist images: with --driver
+    remote use opencv:N or twin. With a one-view predictor a wrist camera is not planned with, only shown and
+    recorded (--record stores `wrist_frames`, for `jepa-sim encode --views exterior,wrist`).
+
     Examples:
       jepa-sim deploy --driver franky --robot-ip 172.16.0.2 --goal goal.png --dry-run
       jepa-sim deploy --driver franky --robot-ip 172.16.0.2 --goal goal.png --camera opencv:0 --record runs/real
       jepa-sim deploy --driver remote --address tcp://robot-pc:5555 --goal place.png --subgoals grasp.png lift.png
       jepa-sim deploy --driver sim --env JepaSim/FrankaReach-v0 --max-steps 20   # goal from the simulator
+      jepa-sim deploy --driver sim --predictor two-view/ --wrist-camera driver --max-steps 20   # both views
     """
 
     driver: DriverName = "franky"
@@ -90,6 +83,10 @@ class DeployArgs(PlannerArgs, RobotArgs):
     """the goal image (PNG/JPEG); optional with --driver sim (the simulator's own goal images)"""
     subgoals: tuple[Path, ...] = ()
     """sub-goal images pursued in order before --goal"""
+    wrist_goal: Path | None = None
+    """the wrist camera's image of --goal (needed when the predictor observes the wrist view)"""
+    wrist_subgoals: tuple[Path, ...] = ()
+    """the wrist camera's images of --subgoals, one per sub-goal, in the same order"""
     dry_run: bool = False
     """plan and print the actions, send nothing (the robot does not move; no homing)"""
     record: Path | None = None
@@ -97,6 +94,8 @@ class DeployArgs(PlannerArgs, RobotArgs):
     max_steps: int = 50
     camera: str = "auto"
     """auto, twin, driver, or opencv:N"""
+    wrist_camera: str = "none"
+    """none (the paper's single exterior view), auto, driver (--driver sim), twin, or opencv:N"""
     home: bool = True
     """home the robot (sim: reset the episode) before the first step"""
     confirm: bool = False
@@ -111,267 +110,93 @@ class DeployArgs(PlannerArgs, RobotArgs):
     device: str = "auto"
 
 
-@dataclass(frozen=True)
-class RobotServerArgs(RobotArgs):
-    """Serve a robot to a policy workstation over ZeroMQ (`jepa-sim deploy --driver remote --address ...`).
-
-    Runs on the robot PC: connects the driver, then answers observe/act requests (every action is clamped here
-    too, against the freshly measured state) until Ctrl-C, then stops the robot and disconnects. A stop request
-    is answered at once, also while an action runs.
-
-    SECURITY: the server has no authentication. Anyone who can reach --address can move the robot. It listens
-    on loopback (tcp://127.0.0.1:5555) by default; expose it (e.g. tcp://0.0.0.0:5555, or the robot network's
-    interface address) only on an isolated robot network that nothing else can reach.
-
-    Examples:
-      jepa-sim robot-server --driver franky --robot-ip 172.16.0.2 --camera opencv:0 --address tcp://10.0.0.1:5555
-      jepa-sim robot-server --driver sim
-    """
-
-    driver: Literal["franky", "sim"] = "franky"
-    address: str = "tcp://127.0.0.1:5555"
-    """the endpoint to listen on; loopback by default. Unauthenticated: anyone who can reach it can move the
-    robot, so bind a public interface (e.g. tcp://0.0.0.0:5555) only on an isolated robot network"""
-    camera: str = "auto"
-    """auto (sim: the simulator's; franky: twin), twin, opencv:N, or none"""
+def _goal_files(args: DeployArgs) -> tuple[list[Path], list[Path]]:
+    """The exterior and the wrist goal chains' files (sub-goals, then the goal)."""
+    return ([*args.subgoals, *([args.goal] if args.goal else [])],
+            [*args.wrist_subgoals, *([args.wrist_goal] if args.wrist_goal else [])])  # fmt: skip
 
 
-def _fail(message: str, command: str = "deploy") -> SystemExit:
-    """The error that ends ``jepa-sim <command>`` with ``message`` (exit code 1)."""
-    return SystemExit(f"jepa-sim {command}: {message}")
+def _check_wrist_flags(args: DeployArgs) -> None:
+    """What is wrong with the wrist flags whatever the predictor (before anything is loaded)."""
+    spec, kind = args.wrist_camera, args.driver
+    if spec not in ("none", "auto", "driver", "twin") and not spec.startswith("opencv:"):
+        raise fail(f"unknown wrist camera {spec!r}; choose none, auto, driver, twin or opencv:N")
+    if kind == "sim" and spec not in ("none", "auto", "driver"):
+        raise fail("--driver sim observes through the simulator's own wrist camera (--wrist-camera driver)")
+    if kind == "franky" and spec == "driver":
+        raise fail("the franky driver has no wrist camera: pass --wrist-camera opencv:N or twin")
+    if kind == "remote" and spec == "driver":
+        raise fail("the robot server sends no wrist images (not supported): pass --wrist-camera opencv:N (a camera "
+                   "on this machine) or twin")  # fmt: skip
+    exterior, wrist = _goal_files(args)
+    if wrist and args.goal is None:
+        raise fail("--wrist-goal and --wrist-subgoals are the wrist camera's images of --goal and --subgoals; "
+                   "give --goal too")  # fmt: skip
+    if args.wrist_subgoals and args.wrist_goal is None:
+        raise fail("--wrist-subgoals come before a final --wrist-goal; give --wrist-goal too")
+    if wrist and len(wrist) != len(exterior):
+        raise fail(f"{len(exterior)} exterior goal image(s) (--subgoals, --goal) but {len(wrist)} wrist goal "
+                   "image(s) (--wrist-subgoals, --wrist-goal): give one wrist image per exterior goal, in the same "
+                   "order")  # fmt: skip
 
 
-def _print_features(title: str, features: dict[str, Any], indent: str = "") -> None:
-    print(f"{indent}{title}:")
-    for key, value in features.items():
-        print(f"{indent}  {key}: {json.dumps(value, default=str)}")
+def _wrist_for(args: DeployArgs, views: tuple[str, ...]) -> str:
+    """The wrist camera to use for a predictor observing ``views``: none, driver, twin or opencv:N."""
+    spec, needs = args.wrist_camera, WRIST in views
+    if spec == "auto":
+        spec = "none" if not needs else {"sim": "driver", "franky": "twin"}.get(args.driver, "none")
+    if needs and spec == "none":
+        hint = "driver (or auto)" if args.driver == "sim" else "opencv:N (a camera on the hand) or twin"
+        if args.driver == "remote":
+            hint += "; the robot server sends no wrist images"
+        raise fail(f"the predictor observes {' and '.join(views)}: pass --wrist-camera {hint}")
+    if not needs and _goal_files(args)[1]:
+        raise fail(f"the predictor observes {' and '.join(views)} only: --wrist-goal and --wrist-subgoals are not "
+                   "used; drop them (or deploy a predictor trained with --views exterior,wrist)")  # fmt: skip
+    if needs and args.goal is not None and args.wrist_goal is None:
+        raise fail(f"the predictor observes {' and '.join(views)}: give --wrist-goal (and one --wrist-subgoals "
+                   "image per --subgoals), the wrist camera's images of the goals")  # fmt: skip
+    return spec
 
 
-def _fmt(values: Any) -> str:
-    return "[" + " ".join(f"{float(v):+.3f}" for v in values) + "]"
-
-
-def _make_camera(spec: str, image_size: int, driver: RobotDriver, command: str = "deploy") -> Camera | None:
-    """``twin`` / ``opencv:N`` / ``none``."""
-    from agents.drivers.camera import DigitalTwinCamera, OpenCVCamera
-
+def _make_wrist_camera(spec: str, args: DeployArgs, driver: RobotDriver) -> Camera | None:
+    """The wrist camera read on this machine (None: none, or the driver's own)."""
     if spec == "twin":
-        return DigitalTwinCamera.following(driver, image_size)
-    if spec.startswith("opencv:"):
-        device = spec.split(":", 1)[1]
-        return OpenCVCamera(int(device) if device.isdigit() else device, image_size)
-    if spec in ("none", "driver"):
-        return None
-    raise _fail(f"unknown camera {spec!r}; choose twin, driver, opencv:N or none", command)
+        import envs  # noqa: F401  (picks the GL backend before MuJoCo is imported)
+        from envs.franka_env import VIEW_CAMERAS
+
+        return make_camera(spec, args.image_size, driver, scene_camera=VIEW_CAMERAS[WRIST])
+    return make_camera(spec, args.image_size, driver)
 
 
-def _make_driver(
-    kind: str, args: DeployArgs | RobotServerArgs, timeout: float = 5.0, command: str = "deploy"
-) -> tuple[RobotDriver, Camera | None, bool]:
-    """(driver, camera, whether the camera is read here rather than by the driver)."""
-    camera_spec = args.camera
-    if kind == "sim":
-        import envs  # noqa: F401  (registers the ids, picks the GL backend)
-        from agents.drivers.sim import SimDriver
+def _camera_features(spec: str, camera: Camera | None, driver: RobotDriver) -> dict[str, Any] | None:
+    """What the wrist camera is, for the manifest of a --record folder."""
+    if camera is not None:
+        describe = getattr(camera, "describe", None)
+        return describe() if callable(describe) else {"kind": spec}
+    if spec == "driver":
+        from envs.franka_env import VIEW_CAMERAS
 
-        if camera_spec not in ("auto", "driver"):
-            raise _fail("--driver sim observes through the simulator's own camera (--camera auto)", command)
-        return SimDriver.make(args.env, args.object, image_size=args.image_size), None, False
-    if kind == "franky":
-        from agents.drivers.franky import FrankyDriver
-
-        if not args.robot_ip:
-            raise _fail("--driver franky needs --robot-ip", command)
-        franky = FrankyDriver(
-            relative_dynamics_factor=args.relative_dynamics_factor,
-            motion_timeout=args.motion_timeout,
-            home_timeout=args.home_timeout,
-            realtime=_realtime(args.realtime, args.robot_ip),
-            tcp_offset=args.tcp_offset,
-            ip=args.robot_ip,
-        )
-        camera = _make_camera("twin" if camera_spec == "auto" else camera_spec, args.image_size, franky, command)
-        franky.camera = camera
-        return franky, camera, False
-    from agents.drivers.remote import RemoteDriver
-
-    assert isinstance(args, DeployArgs)
-    remote = RemoteDriver(args.address, timeout=timeout)  # moving requests: as long as the server's driver may take
-    camera = _make_camera("driver" if camera_spec == "auto" else camera_spec, args.image_size, remote, command)
-    return remote, camera, camera is not None
-
-
-def _record_spec(args: DeployArgs) -> dict[str, Any]:
-    """The dataset spec of a --record folder: episodes with another spec do not go into the same folder."""
-    env_id = args.env if args.driver == "sim" else f"deploy/{args.driver}"
-    return {"source": "jepa-sim deploy", "env_ids": [env_id], "objects": [args.object],
-            "image_size": args.image_size, "driver": args.driver}  # fmt: skip
-
-
-def _check_record_folder(args: DeployArgs) -> None:
-    """Refuse a --record folder that holds episodes recorded with other settings (ValueError; before anything
-    is connected, so that no real episode is run only to be thrown away)."""
-    from jepa_sim.data.manifest import manifest_path, read_manifest, spec_differences
-
-    if args.record is None or not manifest_path(args.record).exists():
-        return
-    diffs = spec_differences(read_manifest(args.record).get("spec", {}), _record_spec(args))
-    if diffs:
-        raise ValueError(
-            f"--record {args.record} already holds episodes recorded with different settings ({'; '.join(diffs)}); "
-            "run with the same settings to add to it, or choose another --record folder"
-        )
-
-
-class _Recorder:
-    """Collects one deployment episode and adds it to a dataset folder in the `jepa-sim collect` format."""
-
-    def __init__(self, root: Path, args: DeployArgs, goals: list[NDArray[np.uint8]], features: dict[str, Any]):
-        self.root, self.args, self.goals, self.features = root, args, goals, features
-        self.frames: list[Any] = []
-        self.states: list[Any] = []
-        self.times: list[float] = []
-        self.commanded: list[Any] = []
-        self.applied: list[Any] = []
-        self.infos: list[dict[str, Any] | None] = []
-
-    def first(self, obs: Observation) -> None:
-        self._frame(obs)
-
-    def step(self, commanded: Any, applied: Any, obs: Observation) -> None:
-        """One completed transition: the action sent, what was executed, and the observation after it."""
-        self.commanded.append(commanded)
-        self.applied.append(applied)
-        self._frame(obs)
-
-    def _frame(self, obs: Observation) -> None:
-        self.frames.append(obs.image)
-        self.states.append(obs.state)
-        self.times.append(float(obs.time))
-        info = obs.extras.get("info")
-        self.infos.append(info if isinstance(info, dict) else None)
-
-    def save(self, outcome: str) -> Path | None:
-        """Write the episode (nothing when no frame was seen) and update the manifest; returns the file."""
-        import numpy as np
-
-        from envs.collection import package_versions
-        from jepa_sim.data.dataset import EPISODE_RE, episode_path
-        from jepa_sim.data.episode import FORMAT_VERSION, Episode, write_episode
-        from jepa_sim.data.manifest import (
-            CONVENTIONS,
-            DATASET_FORMAT,
-            DATASET_FORMAT_VERSION,
-            EPISODES_DIR,
-            manifest_path,
-            read_manifest,
-            write_manifest,
-        )
-        from jepa_sim.geometry import state_delta
-
-        if not self.frames:
-            return None
-        args, goals = self.args, self.goals
-        steps = len(self.commanded)
-        states = np.asarray(self.states, np.float64).reshape(-1, 7)
-        privileged = all(info is not None for info in self.infos)
-        if privileged:  # the simulator's own record of the scene
-            infos: list[dict[str, Any]] = [i for i in self.infos if i is not None]
-            object_pose = np.array([np.concatenate([i["object_pos"], i["object_quat"]]) for i in infos])
-            other = np.array([i["other_object_pos"] for i in infos], np.float64)
-            command = np.array([i["gripper_command"] for i in infos], np.float64)
-            grasped = np.array([bool(i["grasped"]) for i in infos])
-            success = np.array([bool(i["is_success"]) for i in infos])
-            goal_pos = np.asarray(infos[-1]["goal_pos"], np.float64)
-        else:  # a real robot: the scene is unknown; the gripper command is the measured closedness + its change
-            object_pose = np.tile(np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]), (steps + 1, 1))
-            other = np.zeros((steps + 1, 3))
-            applied = np.asarray(self.applied, np.float64).reshape(-1, 7)
-            command = np.concatenate([states[:1, 6], np.clip(states[:-1, 6] + applied[:, 6], 0.0, 1.0)])
-            grasped = np.zeros(steps + 1, bool)
-            success = np.zeros(steps + 1, bool)
-            goal_pos = np.zeros(3)
-        spec = _record_spec(args)
-        env_id = spec["env_ids"][0]
-        arrays: dict[str, NDArray[Any]] = {
-            "frames": np.asarray(self.frames, np.uint8),
-            "states": states,
-            "actions": state_delta(states[:-1], states[1:]).reshape(-1, 7),
-            "commanded": np.asarray(self.commanded, np.float64).reshape(-1, 7),
-            "applied": np.asarray(self.applied, np.float64).reshape(-1, 7),
-            "object_pose": np.asarray(object_pose, np.float64).reshape(-1, 7),
-            "other_object_pos": other.reshape(-1, 3),
-            "gripper_command": command,
-            "grasped": grasped,
-            "success": success,
-            "time": np.asarray(self.times, np.float64),
-            "goal_pos": goal_pos,
-            "goal_image": np.asarray(goals[-1], np.uint8),
-            "subgoal_images": np.asarray(goals if len(goals) > 1 else [], np.uint8).reshape(-1, *goals[-1].shape),
-        }
-        self.root.mkdir(parents=True, exist_ok=True)
-        if manifest_path(self.root).exists():
-            _check_record_folder(args)  # checked before the run too; again in case the folder changed meanwhile
-            manifest = read_manifest(self.root)
-        else:
-            durations = np.diff(self.times)
-            period = self.features.get("control_period") or (float(np.mean(durations)) if steps else 1.0)
-            manifest = {
-                "format": DATASET_FORMAT,
-                "format_version": DATASET_FORMAT_VERSION,
-                "spec": spec,
-                "episodes": 0,
-                "conventions": {**CONVENTIONS, "applied": "the action the driver executed after the safety clamp"},
-                "episode_format_version": FORMAT_VERSION,
-                "versions": package_versions(),
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "control_period": period,
-                "fps": 1.0 / period,
-                "cameras": {"exterior": self.features.get("camera")},
-                "driver": self.features,
-            }
-        folder = self.root / EPISODES_DIR
-        folder.mkdir(exist_ok=True)
-        taken = [int(m.group(1)) for p in folder.iterdir() if (m := EPISODE_RE.match(p.name))]
-        index = max(taken, default=-1) + 1
-        metadata = {
-            "format_version": FORMAT_VERSION,
-            "index": index,
-            "env_id": env_id,
-            "task": str(infos[0]["task"]) if privileged else "deploy",
-            "object": args.object,
-            "seed": args.seed,
-            "policy": "mpc",
-            "success": bool(success.any()),
-            "success_known": privileged,
-            "steps": steps,
-            "outcome": outcome,
-            "goals": [str(p) for p in (*args.subgoals, *([args.goal] if args.goal else []))],
-            "encoder": args.encoder,
-            "predictor": args.predictor,
-            "recorded": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        path = episode_path(self.root, index)
-        write_episode(path, Episode(arrays, metadata))
-        manifest["episodes"] = max(int(manifest.get("episodes", 0)), index + 1)
-        write_manifest(self.root, manifest)
-        return path
+        return {**(driver.camera_features() or {}), "name": VIEW_CAMERAS[WRIST]}
+    return None
 
 
 def run(args: DeployArgs) -> int:
     if args.max_steps < 1:
-        raise _fail("--max-steps must be >= 1")
+        raise fail("--max-steps must be >= 1")
     if args.record is not None and args.dry_run:
-        raise _fail("--record and --dry-run do not go together: a dry run sends no actions, so there is no episode")
+        raise fail("--record and --dry-run do not go together: a dry run sends no actions, so there is no episode")
     if args.goal is None and args.driver != "sim":
-        raise _fail(f"--driver {args.driver} needs --goal (and optionally --subgoals)")
+        raise fail(f"--driver {args.driver} needs --goal (and optionally --subgoals)")
     if args.subgoals and args.goal is None:
-        raise _fail("--subgoals come before a final --goal; give --goal too")
+        raise fail("--subgoals come before a final --goal; give --goal too")
+    _check_wrist_flags(args)
 
     import numpy as np
 
     from agents.drivers.base import Observation
     from agents.drivers.camera import CameraError, load_image
+    from agents.drivers.recording import EpisodeRecorder, RecordSpecError, check_record_folder, record_spec
     from agents.mpc import MPCAgent, MPCConfig
     from jepa_sim.encoders import EncoderLoadError, load_encoder
     from jepa_sim.encoders.base import resolve_device
@@ -379,31 +204,58 @@ def run(args: DeployArgs) -> int:
 
     # ---- everything that can fail without a robot, first ---------------------------------------------------
     try:
-        _check_record_folder(args)
-        goals = [load_image(str(p), args.image_size) for p in (*args.subgoals, *([args.goal] if args.goal else []))]
+        exterior_files, wrist_files = _goal_files(args)
+        goals: list[dict[str, NDArray[np.uint8]]] = [{"exterior": load_image(str(p), args.image_size)}
+                                                      for p in exterior_files]  # fmt: skip
+        for goal, file in zip(goals, wrist_files, strict=False):  # as many (checked above) or none
+            goal[WRIST] = load_image(str(file), args.image_size)
         device = resolve_device(args.device)
         encoder = load_encoder(args.encoder, device=str(device))
         predictor, _ = load_predictor(args.predictor, encoder.id, device)
+        views: tuple[str, ...] = predictor.config.views
+        wrist = _wrist_for(args, views)  # the predictor's views decide: checked before anything is connected
+        spec = record_spec(args.driver, args.env, args.object, args.image_size, wrist_camera=wrist != "none")
+        check_record_folder(args.record, spec)
         args.check_horizon(predictor.config.max_steps)
-        agent = MPCAgent(encoder, predictor, args.build_planner(), MPCConfig(seed=args.seed))
-        driver, camera, camera_here = _make_driver(args.driver, args, args.timeout)
+        agent = MPCAgent(encoder, predictor, args.build_planner(), MPCConfig(views=views, seed=args.seed))
+        driver, camera, camera_here = make_driver(args.driver, args, args.camera, address=args.address,
+                                                  timeout=args.timeout, wrist_camera=wrist == "driver")  # fmt: skip
+        try:
+            wrist_camera = _make_wrist_camera(wrist, args, driver)
+        except BaseException:
+            driver.close()
+            if camera is not None:
+                camera.close()
+            raise
+    except RecordSpecError as exc:
+        raise fail(f"--record {exc.root} already holds episodes recorded with different settings "
+                   f"({'; '.join(exc.differences)}); run with the same settings to add to it, or choose another "
+                   "--record folder") from exc  # fmt: skip
     except (EncoderLoadError, PredictorLoadError, FileNotFoundError, ValueError, CameraError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
     t0 = time.monotonic()
+
+    def with_wrist(obs: Observation) -> Observation:
+        if wrist_camera is None:
+            return obs
+        return replace(obs, wrist_image=np.asarray(wrist_camera.read(), np.uint8))
 
     def observe() -> Observation:
         if camera_here:  # a camera on this machine, the robot elsewhere
             assert camera is not None
             state = driver.get_state()
-            return Observation(np.asarray(camera.read(), np.uint8), state, time.monotonic() - t0)
-        return driver.get_observation()
+            return with_wrist(Observation(np.asarray(camera.read(), np.uint8), state, time.monotonic() - t0))
+        return with_wrist(driver.get_observation())
 
     print(f"jepa-sim deploy: {args.driver} driver{' (DRY RUN: nothing will be sent)' if args.dry_run else ''}")
-    _print_features("driver features", driver.features())
+    print_features("driver features", driver.features())
     print(f"planner: {args.planner_summary()}; encoder {encoder.id}; {len(goals) or 'simulator'} goal image(s)")
+    if wrist != "none":
+        used = "observed" if WRIST in views else "shown and recorded, not planned with: the predictor is one-view"
+        print(f"wrist camera: {wrist} ({used}); the predictor observes {', '.join(views)}")
 
-    recorder: _Recorder | None = None
+    recorder: EpisodeRecorder | None = None
     status, outcome, moving = 0, "finished", False
     steps_done = 0
     try:
@@ -413,39 +265,55 @@ def run(args: DeployArgs) -> int:
             print("homing..." if not sim else f"starting a simulated episode (seed {args.seed})...")
             moving = not sim
             obs = driver.reset(seed=args.seed)
-            obs = observe() if camera_here else obs
+            obs = observe() if camera_here else with_wrist(obs)
         else:
             obs = observe()
         if not goals:
-            goals = driver.goal_images()
+            goals = driver.goal_views()
             if not goals:
                 raise ValueError("the driver makes no goal images; pass --goal")
+            if wrist != "none" and WRIST not in goals[0]:
+                raise ValueError("the driver renders no wrist goal images; pass --goal and --wrist-goal")
         limits = driver.limits
         print("start-up check:")
         remote_features = getattr(driver, "remote_features", None)
         if remote_features is not None:
-            _print_features("the robot server's driver", remote_features, indent="  ")
-        print(f"  robot state (x y z roll pitch yaw gripper): {_fmt(obs.state)}")
+            print_features("the robot server's driver", remote_features, indent="  ")
+        print(f"  robot state (x y z roll pitch yaw gripper): {fmt(obs.state)}")
         print(f"  safety limits: max translation {limits.max_translation} m/step, max rotation "
               f"{limits.max_rotation} rad/step, gripper change {limits.max_gripper_delta}/step, workspace "
               f"{list(limits.workspace_low)} .. {list(limits.workspace_high)} m, gripper "
               f"[{limits.gripper_low}, {limits.gripper_high}]")  # fmt: skip
+        exterior_goal = goals[0]["exterior"]
         print(f"  camera frame: {obs.image.shape} {obs.image.dtype}, mean {float(obs.image.mean()):.1f}; "
-              f"goal images: {len(goals)} x {goals[0].shape}")  # fmt: skip
-        if obs.image.shape != goals[0].shape:
-            raise ValueError(f"the camera gives {obs.image.shape} frames but the goal images are {goals[0].shape}")
+              f"goal images: {len(goals)} x {exterior_goal.shape}")  # fmt: skip
+        if obs.image.shape != exterior_goal.shape:
+            raise ValueError(f"the camera gives {obs.image.shape} frames but the goal images are {exterior_goal.shape}")
+        if wrist != "none":
+            _check_wrist_frame(obs, goals)
         if args.confirm and not args.dry_run:
             input("press Enter to start, Ctrl-C to abort: ")
         agent.reset(goals)
         if args.record is not None:
-            recorder = _Recorder(args.record, args, goals, driver.features())
+            features = driver.features()
+            cameras = {"exterior": features.get("camera")}
+            if wrist != "none":
+                cameras[WRIST] = _camera_features(wrist, wrist_camera, driver)
+            extra: dict[str, Any] = {"goals": [str(p) for p in exterior_files]}
+            if wrist_files:
+                extra["wrist_goals"] = [str(p) for p in wrist_files]
+            extra.update(encoder=args.encoder, predictor=args.predictor)
+            if wrist != "none":
+                extra["wrist_camera"] = wrist
+            recorder = EpisodeRecorder(args.record, spec, [g["exterior"] for g in goals], features, cameras,
+                                       seed=args.seed, extra=extra)  # fmt: skip
             recorder.first(obs)
         for step in range(args.max_steps):
-            action = agent.act(obs.image, obs.state)
+            action = agent.act(obs.views(), obs.state)
             log = agent.log[-1]
             head = f"step {step + 1:3d} goal {log.subgoal} dist {log.distance:.4f} plan {log.seconds:.2f}s:"
             if args.dry_run:
-                print(f"{head} planned {_fmt(action)} (dry run: not sent)")
+                print(f"{head} planned {fmt(action)} (dry run: not sent)")
                 obs = observe()
                 continue
             moving = True
@@ -455,13 +323,13 @@ def run(args: DeployArgs) -> int:
             steps_done += 1
             if recorder is not None:
                 recorder.step(action, executed, obs)
-            print(f"{head} planned {_fmt(action)} executed {_fmt(executed)}")
+            print(f"{head} planned {fmt(action)} executed {fmt(executed)}")
             if safety is not None and safety.clamped and np.max(np.abs(executed - action)) > 1e-6:
                 print(f"  clamped: {'; '.join(safety.reasons)}")  # (not float32 rounding at the limit itself)
             if getattr(driver, "done", False):
                 print(f"the simulated episode ended (success: {getattr(driver, 'success', False)})")
                 break
-        print(f"final robot state: {_fmt(driver.get_state())}")
+        print(f"final robot state: {fmt(driver.get_state())}")
     except KeyboardInterrupt:
         status, outcome = 130, "interrupted (Ctrl-C)"
     except Exception as exc:  # any error: stop the robot, report, keep what was recorded
@@ -470,7 +338,7 @@ def run(args: DeployArgs) -> int:
         if status != 0:
             print(f"\njepa-sim deploy: {outcome}")
             if moving:
-                print(_stop_robot(driver, args.driver))
+                print(stop_robot(driver, args.driver))
         if recorder is not None:
             try:
                 path = recorder.save(outcome)
@@ -482,83 +350,23 @@ def run(args: DeployArgs) -> int:
         driver.close()
         if camera is not None:
             camera.close()
+        if wrist_camera is not None:
+            wrist_camera.close()
     if status == 0:
         print(f"done: {steps_done} steps sent" if not args.dry_run else f"dry run done: {args.max_steps} steps planned")
     return status
 
 
-def _stop_robot(driver: RobotDriver, kind: str) -> str:
-    """Stop the robot after an error or Ctrl-C (best effort, never raises); what happened, to print."""
-    from agents.drivers.remote import RemoteDriver
-
-    try:
-        driver.stop()
-        return "stopped the robot"
-    except Exception as exc:
-        failed = f"could not send stop ({type(exc).__name__}: {exc})"
-    if isinstance(driver, RemoteDriver):  # the link is gone: try once more on a connection of its own
-        return (
-            f"{failed}; on a new connection: {driver.send_stop()}. Either way the robot server's driver ends or "
-            "stops the running action on its own timeouts and no further actions are sent; check the robot"
-        )
-    if kind == "franky":
-        return (
-            f"{failed}; a Franka whose control link is lost stops on its own (libfranka's communication timeout) "
-            "unless the link is only slow; check the robot and use the user stop if it still moves"
-        )
-    return f"{failed}; check the robot"
-
-
-def serve_robot(args: RobotServerArgs) -> int:
-    """``jepa-sim robot-server``."""
-    from agents.drivers.remote import serve
-
-    command = "robot-server"
-    try:
-        import zmq
-    except ImportError as exc:
-        raise _fail("the robot server needs pyzmq: pip install pyzmq", command) from exc
-    try:
-        driver, camera, _ = _make_driver(args.driver, args, command=command)
-    except (ValueError, RuntimeError) as exc:  # a camera that cannot open (CameraError), a bad --env, ...
-        raise _fail(f"cannot set up the {args.driver} driver: {exc}", command) from exc
-    connected = False
-    try:
-        try:
-            driver.connect()
-        except (ValueError, RuntimeError) as exc:  # RobotConnectionError and the other driver errors
-            raise _fail(f"cannot connect the {args.driver} driver: {exc}", command) from exc
-        connected = True
-        _print_features("robot-server: driver features", driver.features())
-        try:
-            serve(
-                driver,
-                args.address,
-                on_ready=lambda endpoint: print(f"robot-server: serving on {endpoint}", flush=True),
-            )
-        except zmq.ZMQError as exc:
-            raise _fail(f"cannot serve on {args.address}: {exc}", command) from exc
-    except KeyboardInterrupt:
-        print("\nrobot-server: interrupted")
-    finally:
-        if connected:
-            try:
-                driver.stop()
-            except Exception as exc:
-                print(f"robot-server: stop failed: {type(exc).__name__}: {exc}")
-        driver.close()
-        if camera is not None:
-            camera.close()
-    return 0
-
-
-def _realtime(requested: bool | None, ip: str) -> bool:
-    """A real Franka needs libfranka's real-time checks; franky-sim on loopback runs without them."""
-    if requested is not None:
-        return requested
-    import ipaddress
-
-    try:
-        return not ipaddress.ip_address(ip).is_loopback
-    except ValueError:  # a host name
-        return ip != "localhost"
+def _check_wrist_frame(obs: Observation, goals: list[dict[str, NDArray[np.uint8]]]) -> None:
+    """Print the wrist frame of the start-up check; a ValueError when it or the wrist goals do not fit."""
+    frame = obs.wrist_image
+    if frame is None:
+        raise ValueError("the wrist camera gave no frame")
+    wrist_goals = [g[WRIST] for g in goals if WRIST in g]
+    shapes = f"; wrist goal images: {len(wrist_goals)} x {wrist_goals[0].shape}" if wrist_goals else ""
+    print(f"  wrist frame: {frame.shape} {frame.dtype}, mean {float(frame.mean()):.1f}{shapes}")
+    if frame.shape != obs.image.shape:
+        raise ValueError(f"the wrist camera gives {frame.shape} frames but the exterior camera {obs.image.shape}")
+    for goal in wrist_goals:
+        if goal.shape != obs.image.shape:
+            raise ValueError(f"the wrist goal images are {goal.shape} but the camera frames {obs.image.shape}")

@@ -18,6 +18,7 @@ from jepa_sim.cli import (
     predict_eval_cmd,
     pretrain_cmd,
     probe_cmd,
+    robot_server_cmd,
     rollout_cmd,
     train_bc_cmd,
     train_cmd,
@@ -37,7 +38,7 @@ COMMANDS: dict[str, tuple[type[Any], Callable[[Any], int]]] = {
     "train-bc": (train_bc_cmd.TrainBCArgs, train_bc_cmd.run),
     "eval": (eval_cmd.EvalArgs, eval_cmd.run),
     "deploy": (deploy_cmd.DeployArgs, deploy_cmd.run),
-    "robot-server": (deploy_cmd.RobotServerArgs, deploy_cmd.serve_robot),
+    "robot-server": (robot_server_cmd.RobotServerArgs, robot_server_cmd.serve_robot),
 }
 
 
