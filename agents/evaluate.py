@@ -195,10 +195,12 @@ def evaluate(
     record: int = 1,
     on_trial: Callable[[TrialResult], None] | None = None,
     done: Sequence[TrialResult] = (),
+    record_all: bool = False,
 ) -> list[TrialResult]:
     """Run ``trials`` seeded trials of every method on every ``(env_id, task, object)`` cell; the first
-    ``record`` trials of each cell and method keep their frames. ``make_agent(method, task, object, driver)``
-    is called once per cell and method. Trials in ``done`` (a resumed evaluation) are kept, not rerun."""
+    ``record`` trials of each cell and method keep their frames (every trial with ``record_all``, for a caller
+    that picks which to keep in ``on_trial``). ``make_agent(method, task, object, driver)`` is called once per
+    cell and method. Trials in ``done`` (a resumed evaluation) are kept, not rerun."""
     finished = {r.key: r for r in done}
     results: list[TrialResult] = []
     for env_id, task, obj in cells:
@@ -215,7 +217,7 @@ def evaluate(
                     continue
                 agent = make_agent(method, task, obj, driver)
                 for i in runs:
-                    result = run_trial(driver, agent, seed + i, record=i < record)
+                    result = run_trial(driver, agent, seed + i, record=record_all or i < record)
                     result.task, result.object, result.method = task, obj, method
                     results.append(result)
                     if on_trial is not None:

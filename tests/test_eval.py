@@ -63,7 +63,8 @@ def test_unknown_methods_tasks_and_objects_are_named(tmp_path):
 def test_eval_runs_the_mppi_planner_too(tmp_path):
     out = tmp_path / "eval"
     args = ["eval", "--methods", "mpc", "--planner", "mppi", "--tasks", "reach", "--objects", "box", "--trials", "1",
-            "--samples", "8", "--iterations", "1", "--videos", "0", "--out", str(out), "--device", "cpu"]  # fmt: skip
+            "--samples", "8", "--iterations", "1", "--videos", "0", "--no-outcome-videos", "--out", str(out),
+            "--device", "cpu"]  # fmt: skip
     assert main(args) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["_meta"]["planner"]["name"] == "mppi" and results["reach"]["box"]["mpc"]["n"] == 1
@@ -82,8 +83,23 @@ def test_an_earlier_evaluation_is_resumed_with_the_same_settings_and_never_repla
     with pytest.raises(SystemExit, match=r"\(goal_chain differ\)"):
         main([*args, "--goal-chain", "grasp"])
     assert json.loads((out / "results.json").read_text())["_trials"] == before["_trials"]
-    assert main([*args, "--overwrite", "--videos", "0"]) == 0
+    assert main([*args, "--overwrite", "--videos", "0", "--no-outcome-videos"]) == 0
     assert not list(out.glob("*.mp4"))
+
+
+def test_each_cell_keeps_a_video_of_its_first_success_and_its_first_failure(tmp_path):
+    out = tmp_path / "eval"
+    args = ["eval", "--methods", "oracle,random", "--tasks", "grasp", "--objects", "box", "--trials", "3",
+            "--videos", "0", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    trials = json.loads((out / "results.json").read_text())["_trials"]
+    expected = set()
+    for method in ("oracle", "random"):
+        for success in (True, False):
+            seeds = [t["seed"] for t in trials if t["method"] == method and t["success"] is success]
+            if seeds:
+                expected.add(f"grasp_box_{method}_seed{seeds[0]}.mp4")
+    assert {p.name for p in out.glob("*.mp4")} == expected and len(expected) >= 2
 
 
 def test_a_killed_evaluation_resumes_where_it_stopped_with_the_same_trials_as_a_fresh_run(tmp_path):

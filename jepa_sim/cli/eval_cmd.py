@@ -66,7 +66,10 @@ class EvalArgs(PlannerArgs):
     settings and checkpoints; --trials may grow) resumes the evaluation in OUT, keeping its finished trials;
     other settings are refused"""
     videos: int = 1
-    """trials recorded per task, object and method"""
+    """trials recorded per task, object and method (the first ones)"""
+    outcome_videos: bool = True
+    """also record the first success and the first failure of each task, object and method (camera views beside
+    the current sub-goal), so every cell has a video of each outcome it had"""
     encoder: str = "default"
     predictor: str = "default"
     bc: str = "default"
@@ -288,8 +291,22 @@ def run(args: EvalArgs) -> int:
     done: list[TrialResult] = list(resumed)
     args.out.mkdir(parents=True, exist_ok=True)
 
+    def wanted(result: TrialResult) -> bool:
+        """Whether the trial's video is kept: one of the first --videos, or its cell's first such outcome."""
+        first = result.seed - args.seed < args.videos
+        shown = (result.task, result.object, result.method, result.success)
+        keep = first or (args.outcome_videos and shown not in outcomes)
+        if keep:
+            outcomes.add(shown)
+        return keep
+
+    outcomes = {(r.task, r.object, r.method, r.success) for r in resumed
+                if (args.out / f"{r.task}_{r.object}_{r.method}_seed{r.seed}.mp4").is_file()}  # fmt: skip
+
     def on_trial(result: TrialResult) -> None:
         done.append(result)
+        if result.frames and not wanted(result):
+            result.frames = []
         if result.frames:
             fps = max(1, round(1 / control.control_period))
             write_video(args.out / f"{result.task}_{result.object}_{result.method}_seed{result.seed}.mp4",
@@ -310,7 +327,7 @@ def run(args: EvalArgs) -> int:
                 cells, methods, args.trials, args.seed,
                 lambda env_id, obj: SimDriver.make(env_id, obj, image_size=args.image_size,
                                                    goal_chain=args.goal_chain, wrist_camera=wrist),
-                make_agent, record=args.videos, on_trial=on_trial, done=resumed,
+                make_agent, record=args.videos, on_trial=on_trial, done=resumed, record_all=args.outcome_videos,
             )  # fmt: skip
         finally:
             bar.close()
@@ -326,6 +343,7 @@ def run(args: EvalArgs) -> int:
         seconds = [r.plan_seconds for r in results if r.method == method]
         if seconds:
             print(f"{method} planning time per step: {sum(seconds) / len(seconds):.3f} s (mean over trials)")
-    videos = f" and {len(list(args.out.glob('*.mp4')))} videos (camera | goal)" if args.videos > 0 else ""
+    count = len(list(args.out.glob("*.mp4")))
+    videos = f" and {count} videos (camera views | current sub-goal's)" if count else ""
     print(f"wrote {args.out}/results.json, results.md, results.png{videos}")
     return 0
