@@ -162,3 +162,10 @@ def test_a_two_view_predictor_refuses_an_agent_with_one_view_and_training_needs_
     with pytest.raises(SystemExit, match=r"encode .*--views exterior,wrist"):
         main(["train", "--data", str(only), "--encoder", str(enc), "--out", str(tmp_path / "r"), *TINY,
               "--steps", "1", "--views", "exterior,wrist"])  # fmt: skip
+
+
+def test_the_shipped_two_view_predictor_loads_with_the_shipped_encoder_and_records_its_views():
+    encoder = load_encoder("default", device="cpu")
+    predictor, meta = load_predictor("two-view", encoder.id)
+    assert predictor.config.views == BOTH and meta["training"]["config"]["views"] == list(BOTH)
+    assert predictor.view_pos is not None and predictor.config.view_tokens == encoder.num_tokens

@@ -28,6 +28,8 @@ CONVENTIONS = {
 
 DEFAULT_PREDICTOR = "default"
 """the embedded predictor shipped in ``checkpoints/predictor`` (trained on the default encoder's tokens)"""
+TWO_VIEW_PREDICTOR = "two-view"
+"""the shipped two-view predictor (exterior and wrist camera), ``checkpoints/predictor-2v``"""
 
 
 class PredictorLoadError(RuntimeError):
@@ -35,11 +37,14 @@ class PredictorLoadError(RuntimeError):
 
 
 def resolve_predictor(name_or_path: str | Path) -> Path:
-    """``default`` -> the shipped ``checkpoints/predictor``; anything else is a folder path."""
+    """``default`` -> the shipped ``checkpoints/predictor``; ``two-view`` -> the shipped two-view
+    ``checkpoints/predictor-2v``; anything else is a folder path."""
     from jepa_sim.encoders.registry import CHECKPOINTS_DIR
 
     if str(name_or_path) == DEFAULT_PREDICTOR:
         return CHECKPOINTS_DIR / "predictor"
+    if str(name_or_path) == TWO_VIEW_PREDICTOR:
+        return CHECKPOINTS_DIR / "predictor-2v"
     return Path(name_or_path)
 
 
