@@ -169,6 +169,7 @@ def test_cli_defaults_match_the_library_defaults():
     from jepa_sim.predictor.train import TrainConfig
 
     cli_defaults = {f.name: f.default for f in fields(TrainArgs)}
+    cli_defaults["views"] = tuple(str(cli_defaults["views"]).split(","))  # the flag is comma-separated text
     for f in fields(TrainConfig):
         if f.name in cli_defaults:
             assert cli_defaults[f.name] == f.default, f.name
