@@ -146,6 +146,11 @@ def test_a_two_view_simulator_agent_plans_steps_and_scores_both_views(encoder):
     assert float(both[1]) == pytest.approx(0.0, abs=1e-6) and float(both[0]) > 0
     planner = CEM(CEMConfig(horizon=2, samples=6, topk=2, iterations=1))
     agent = MPCAgent(encoder, model, planner, MPCConfig(views=("exterior", "wrist"), max_steps_per_subgoal=1))
+    plan_two_steps(driver, agent, obs)
+
+
+def plan_two_steps(driver, agent, obs):
+    """Two closed-loop steps of ``agent`` toward the driver's goal chain (one step per sub-goal), then close."""
     policy = MPCPolicy(agent)
     policy.reset(driver.goal_views(), obs)
     for _ in range(2):

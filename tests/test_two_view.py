@@ -4,14 +4,13 @@ a predictor and an agent on the same views."""
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from test_encoders import tiny_vjepa2
+from test_grasping import plan_two_steps
 
 from agents.drivers.sim import SimDriver
 from agents.mpc import MPCAgent, MPCConfig, PredictorModel
-from agents.policies import MPCPolicy
 from envs.collection import CollectSpec, collect
 from jepa_sim.cli.main import main
 from jepa_sim.data.feature_clips import FeatureClips
@@ -127,16 +126,7 @@ def test_both_views_flow_from_collection_to_planning(two_view, tmp_path):
     planner = CEM(CEMConfig(horizon=2, samples=6, topk=2, iterations=1))
     agent = MPCAgent(encoder, predictor, planner, MPCConfig(views=BOTH, max_steps_per_subgoal=1))
     assert isinstance(agent.model, PredictorModel) and agent.model.views == BOTH
-    obs = driver.reset(seed=0)
-    policy = MPCPolicy(agent)
-    policy.reset(driver.goal_views(), obs)
-    for _ in range(2):
-        action = policy.act(obs)
-        assert action.shape == (7,) and np.all(np.isfinite(action))
-        driver.send_action(action)
-        obs = driver.get_observation()
-    assert [entry.subgoal for entry in agent.log] == [0, 1]
-    driver.close()
+    plan_two_steps(driver, agent, driver.reset(seed=0))
 
     # `jepa-sim eval --views auto` (the default) observes the predictor's views
     ev = tmp_path / "eval"

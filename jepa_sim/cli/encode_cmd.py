@@ -41,12 +41,12 @@ def run(args: EncodeArgs) -> int:
 
     from jepa_sim.data.dataset import EpisodeDataset
     from jepa_sim.data.episode import EpisodeFormatError
-    from jepa_sim.data.features import FeatureCache, check_views, encode_dataset
+    from jepa_sim.data.features import FeatureCache, encode_dataset, parse_views
     from jepa_sim.data.manifest import DatasetError
     from jepa_sim.encoders import EncoderLoadError, load_encoder
 
     try:
-        views = check_views(tuple(v.strip() for v in args.views.split(",") if v.strip()))
+        views = parse_views(args.views)
         dataset = EpisodeDataset(args.data)
         encoder = load_encoder(args.encoder, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
     except (DatasetError, EncoderLoadError, ValueError) as exc:

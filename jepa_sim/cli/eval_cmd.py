@@ -103,11 +103,9 @@ class EvalArgs(PlannerArgs):
     def mpc_config(self) -> MPCConfig:
         """The MPC agent's views, energy weights and sub-goal rule from the flags (ValueError names a bad one)."""
         from agents.mpc import MPCConfig
+        from jepa_sim.data.features import parse_views
 
-        views = tuple(v.strip() for v in self.views.split(",") if v.strip())
-        unknown = [v for v in views if v not in ("exterior", "wrist")]
-        if unknown:
-            raise ValueError(f"unknown view(s) {unknown} in --views; choose from exterior, wrist")
+        views = parse_views(self.views)
         try:
             weights = tuple(float(w) for w in self.view_weights.split(",")) if self.view_weights.strip() else None
         except ValueError as exc:
@@ -292,6 +290,11 @@ def run(args: EvalArgs) -> int:
     done: list[TrialResult] = list(resumed)
     args.out.mkdir(parents=True, exist_ok=True)
 
+    def video_path(result: TrialResult) -> Path:
+        return args.out / f"{result.task}_{result.object}_{result.method}_seed{result.seed}.mp4"
+
+    outcomes = {(r.task, r.object, r.method, r.success) for r in resumed if video_path(r).is_file()}
+
     def wanted(result: TrialResult) -> bool:
         """Whether the trial's video is kept: one of the first --videos, or its cell's first such outcome."""
         first = result.seed - args.seed < args.videos
@@ -301,17 +304,13 @@ def run(args: EvalArgs) -> int:
             outcomes.add(shown)
         return keep
 
-    outcomes = {(r.task, r.object, r.method, r.success) for r in resumed
-                if (args.out / f"{r.task}_{r.object}_{r.method}_seed{r.seed}.mp4").is_file()}  # fmt: skip
-
     def on_trial(result: TrialResult) -> None:
         done.append(result)
         if result.frames and not wanted(result):
             result.frames = []
         if result.frames:
             fps = max(1, round(1 / control.control_period))
-            write_video(args.out / f"{result.task}_{result.object}_{result.method}_seed{result.seed}.mp4",
-                        result.frames, fps)  # fmt: skip
+            write_video(video_path(result), result.frames, fps)
             result.frames = []
         write_results(done, methods, args.out, {**meta, "finished": False}, plot=False)  # nothing finished is lost
         bar.set_postfix(last=f"{result.method} {result.task} {result.object} {'ok' if result.success else 'fail'}",

@@ -70,6 +70,7 @@ def run(args: PretrainArgs) -> int:
     from tqdm import tqdm
 
     from jepa_sim.data.episode import EpisodeFormatError
+    from jepa_sim.data.features import parse_views
     from jepa_sim.data.manifest import DatasetError
     from jepa_sim.plots import plot_curves
     from jepa_sim.pretrain.jepa import ModelSize
@@ -85,7 +86,7 @@ def run(args: PretrainArgs) -> int:
             size=size, clip_frames=args.clip_frames, frame_stride=args.frame_stride, steps=args.steps,
             batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, decay=args.decay,
             weight_decay=args.weight_decay, ema=(args.ema_start, args.ema_end), holdout=args.holdout, seed=args.seed,
-            views=tuple(v.strip() for v in args.views.split(",") if v.strip()),
+            views=parse_views(args.views),
         )  # fmt: skip
         trainer = Pretrainer(args.data, args.out, config, args.device)
     except (DatasetError, PretrainError, ValueError) as exc:

@@ -67,17 +67,11 @@ def probe_split(data: Path, encoder_source: Path, holdout: float, seed: int) -> 
     return train, test, f"seeded split ({holdout:.0%} held out)"
 
 
-def parse_views(text: str) -> tuple[str, ...]:
-    """``exterior,wrist`` -> a tuple of view names, with a clear error for unknown or no names."""
-    from jepa_sim.data.features import check_views
-
-    return check_views(tuple(v.strip() for v in text.split(",") if v.strip()))
-
-
 def _probe(args: ProbeArgs, encoders: dict[str, Any], train: list[int], test: list[int]) -> dict[str, Any]:
     """Scores per encoder label; every episode is read once for all encoders."""
     from tqdm import tqdm
 
+    from jepa_sim.data.features import parse_views
     from jepa_sim.probe import probe_sets, run_probe
 
     with tqdm(total=len(train) + len(test), desc="probe", unit="ep", mininterval=1.0) as bar:
@@ -89,6 +83,7 @@ def _probe(args: ProbeArgs, encoders: dict[str, Any], train: list[int], test: li
 
 def run(args: ProbeArgs) -> int:
     from jepa_sim.data.episode import EpisodeFormatError
+    from jepa_sim.data.features import parse_views
     from jepa_sim.data.manifest import DatasetError
     from jepa_sim.encoders import EncoderLoadError, load_encoder, load_random_encoder
     from jepa_sim.encoders.registry import resolve

@@ -81,6 +81,7 @@ def run(args: TrainArgs) -> int:
 
     from jepa_sim import distributed
     from jepa_sim.data.episode import EpisodeFormatError
+    from jepa_sim.data.features import parse_views
     from jepa_sim.data.manifest import DatasetError
     from jepa_sim.encoders import EncoderLoadError, encoder_id
     from jepa_sim.plots import plot_curves
@@ -97,7 +98,7 @@ def run(args: TrainArgs) -> int:
             batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, decay=args.decay,
             weight_decay=args.weight_decay, grad_clip=args.grad_clip, holdout=args.holdout, seed=args.seed,
             checkpoint_every=args.checkpoint_every,
-            views=tuple(v.strip() for v in args.views.split(",") if v.strip()),
+            views=parse_views(args.views),
         )  # fmt: skip
         ctx = distributed.setup(args.device)
     except errors as exc:

@@ -34,8 +34,14 @@ def check_views(views: tuple[str, ...]) -> tuple[str, ...]:
     """The views, or a ValueError naming the allowed ones."""
     unknown = [v for v in views if v not in VIEW_ARRAYS]
     if unknown or not views or len(set(views)) != len(views):
-        raise ValueError(f"views must be distinct names among {', '.join(VIEW_ARRAYS)}, got {views}")
+        named = f"unknown view(s) {unknown}: " if unknown else ""
+        raise ValueError(f"{named}views must be distinct names among {', '.join(VIEW_ARRAYS)}, got {views}")
     return views
+
+
+def parse_views(text: str) -> tuple[str, ...]:
+    """A ``--views`` flag (``exterior,wrist``) as checked view names (:func:`check_views`)."""
+    return check_views(tuple(v.strip() for v in text.split(",") if v.strip()))
 
 
 def cache_key(encoder_id: str) -> str:

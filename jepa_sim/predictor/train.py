@@ -133,11 +133,12 @@ class PredictorTrainer:
         self.cache = FeatureCache.open(self.data, encoder_id)  # ... or was never encoded
         missing = self.cache.missing(dataset, config.views)
         if missing:
-            views = "" if config.views == ("exterior",) else f" --views {','.join(config.views)}"
+            several = config.views != ("exterior",)
             raise RunError(
                 f"{len(missing)} of {len(dataset)} episodes of {self.data} have no features of {encoder_id!r}"
-                f"{' for every view of ' + str(config.views) if views else ''}; finish the cache with "
-                f"`jepa-sim encode --data {self.data} --encoder ...{views}`"
+                + (f" for every view of {config.views}" if several else "")
+                + f"; finish the cache with `jepa-sim encode --data {self.data} --encoder ..."
+                + (f" --views {','.join(config.views)}`" if several else "`")
             )
         if len(dataset) < 2:
             raise RunError(f"{self.data} has {len(dataset)} episodes; training needs at least 2")
