@@ -52,6 +52,10 @@ class PlanningModel(Protocol):
     device: torch.device
     views: tuple[str, ...]
     """the views whose latents it can predict"""
+    actions_are_commands: bool
+    """True: the model executes a candidate's gripper change as a command, as the robot would (the simulator);
+    False: it reads an action as the state change it causes, the convention of the training data (the learned
+    predictor). With ``gripper_snap`` the agent scores snapped actions only for the first kind (see there)"""
 
     def energy(self, z: Latents, state: torch.Tensor, goal: Latents, weights: Mapping[str, float]) -> CostFn:
         """The cost (K, H, 7) -> (K,) of reaching ``goal`` (N, D per view) from the frames encoded as ``z``
@@ -69,6 +73,7 @@ class PredictorModel:
         self.predictor = predictor.eval()
         self.device = next(predictor.parameters()).device
         self.views: tuple[str, ...] = predictor.config.views
+        self.actions_are_commands = False
 
     def energy(self, z: Latents, state: torch.Tensor, goal: Latents, weights: Mapping[str, float]) -> CostFn:
         if set(weights) != set(self.views):
@@ -105,10 +110,15 @@ class MPCConfig:
     the planner still sees a way, however it oscillated); the step then plans toward the next sub-goal"""
     gripper_snap: float | None = None
     """None: gripper changes are continuous (the paper). A number s: a planned gripper change of at least s in
-    size becomes a full close (+1) or open (-1), a smaller one none, both in what the model scores and in what
-    is executed. A picture cannot tell fingers 1 mm short of an object from fingers squeezing it, so a
-    continuous planner often stops closing just short of contact; a gripper that closes all the way (as a
-    person's trigger does) grasps wherever the fingers meet the object"""
+    size is executed as a full close (+1) or open (-1), a smaller one as none. A picture cannot tell fingers
+    1 mm short of an object from fingers squeezing it, so a continuous planner often stops closing just short
+    of contact; a gripper that closes all the way (as a person's trigger does) grasps wherever the fingers meet
+    the object. What the model scores depends on what its actions mean (``PlanningModel.actions_are_commands``):
+    the simulator executes commands, so it scores the snapped action; the learned predictor reads an action as
+    the state change it causes (the data records the observed change), and a full close on a 6 cm cup changes
+    the closedness by 0.26, not 1, so it scores the planned change itself: +0.26 is what closing on the cup looks
+    like to it, +1 would be fingers closing through the cup. ``s`` must then be below the change of a close on
+    the object (0.26 cup, 0.30 box)"""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -293,7 +303,8 @@ class MPCAgent:
 
     def _plan(self, z: Latents, state: torch.Tensor) -> Plan:
         scored = self.model.energy(z, state, self._goal(self.subgoal), self.weights)
-        energy = scored if self.config.gripper_snap is None else lambda a: scored(self.config.snap(a))
+        snap_scored = self.config.gripper_snap is not None and self.model.actions_are_commands
+        energy = (lambda a: scored(self.config.snap(a))) if snap_scored else scored
         warm = shift_plan(self.previous.actions) if (self.config.warm_start and self.previous is not None) else None
         return self.planner.plan(energy, warm=warm, generator=self.generator, device=self.device)
 

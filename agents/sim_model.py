@@ -26,6 +26,7 @@ class SimulatorModel:
     def __init__(self, env: FrankaTableEnv, encoder: FrozenEncoder, device: torch.device | str = "cpu") -> None:
         self.env, self.encoder, self.device = env, encoder, torch.device(device)
         self.views: tuple[str, ...] = VIEWS if env.config.wrist_camera else (EXTERIOR_VIEW,)
+        self.actions_are_commands = True  # each candidate is executed as the robot would execute it
 
     def energy(self, z: Latents, state: torch.Tensor, goal: Latents, weights: Mapping[str, float]) -> CostFn:
         now = self.env.controller.state(self.env.data)

@@ -37,7 +37,12 @@ VIEW_CAMERAS: dict[str, str] = {EXTERIOR_VIEW: EXTERIOR_CAMERA, WRIST_VIEW: PREF
 """the scene camera behind each view"""
 """the views an env observes, by name: the exterior (third-person) camera and, with ``wrist_camera``, the wrist"""
 CHAIN_HOVER = 0.10
-"""``goal_chain="grasp"``: the first image shows the open gripper this far above the grasp pose (m)"""
+"""``goal_chain="grasp"``: the first image (*above*) shows the open gripper this far above the grasp pose (m)"""
+CHAIN_OVER = 0.05
+"""``goal_chain="grasp"``: the second image (*over*) shows the open gripper this far above the grasp pose (m): the
+fingertips just clear the cup's rim. The last sideways alignment happens here, where the wrist camera sees the
+object large, so that the descent to *around* is straight down (the cup leaves 1 cm between it and each open
+finger; a descent that still corrects sideways knocks it over)"""
 SETTLE_STEPS = 25
 HELD_SETTLE_STEPS = 150
 """physics steps (0.3 s) for a grasp placed in the closed gripper at reset to settle (reach_with_object)"""
@@ -412,9 +417,11 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         grasped: list[Config] = [("closed", obj_pos + lift, obj_pos, held)]
         if chain == "grasp":
             hover = obj_pos + lift + np.array([0.0, 0.0, CHAIN_HOVER])
+            over = obj_pos + lift + np.array([0.0, 0.0, CHAIN_OVER])
             raised = obj_pos + np.array([0.0, 0.0, LIFT_HEIGHT])
             grasped = [
                 ("above", hover, obj_pos, 0.0),
+                ("over", over, obj_pos, 0.0),
                 ("around", obj_pos + lift, obj_pos, 0.0),
                 *grasped,
                 ("lifted", raised + lift, raised, held),
