@@ -69,11 +69,15 @@ class PredictorModel:
     It observes the views it was trained on (``predictor.config.views``; the shipped one: the exterior view,
     the paper's layout), all of them: an agent observing fewer is refused."""
 
-    def __init__(self, predictor: ACPredictor) -> None:
+    def __init__(self, predictor: ACPredictor, precision: str = "fp32") -> None:
+        """``precision``: ``fp32``, or ``bf16`` (the predictor's matrix products in bfloat16 under autocast, about
+        1.8x faster on a CPU with native bfloat16; its costs rank candidates as fp32's do), or ``auto``
+        (:func:`resolve_precision`)."""
         self.predictor = predictor.eval()
         self.device = next(predictor.parameters()).device
         self.views: tuple[str, ...] = predictor.config.views
         self.actions_are_commands = False
+        self.precision = resolve_precision(precision, self.device)
 
     def energy(self, z: Latents, state: torch.Tensor, goal: Latents, weights: Mapping[str, float]) -> CostFn:
         if set(weights) != set(self.views):
@@ -82,7 +86,34 @@ class PredictorModel:
         cfg = self.predictor.config
         frame = cfg.join_views(z)
         observed = self.predictor.observe(frame[None], torch.zeros(0, 7, device=self.device), state[None])
-        return LatentEnergy(self.predictor, observed, cfg.join_views(goal), weights)
+        energy = LatentEnergy(self.predictor, observed, cfg.join_views(goal), weights)
+        if self.precision == "fp32":
+            return energy
+
+        def bf16_energy(actions: torch.Tensor) -> torch.Tensor:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                return energy(actions).float()
+
+        return bf16_energy
+
+
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``fp32`` or ``bf16`` for the predictor's planning arithmetic: ``auto`` is ``bf16`` on a GPU or on a CPU
+    whose oneDNN has native bfloat16 (AVX512-BF16 or AMX), else ``fp32`` (emulated bfloat16 is slower)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16"
+    try:
+        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        native = False
+    return "bf16" if device.type == "cpu" and native else "fp32"
 
 
 @dataclass(frozen=True)
@@ -119,9 +150,13 @@ class MPCConfig:
     the closedness by 0.26, not 1, so it scores the planned change itself: +0.26 is what closing on the cup looks
     like to it, +1 would be fingers closing through the cup. ``s`` must then be below the change of a close on
     the object (0.26 cup, 0.30 box)"""
+    precision: str = "fp32"
+    """the learned predictor's arithmetic while planning: ``fp32``, ``bf16`` or ``auto`` (:class:`PredictorModel`)"""
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not self.views or len(set(self.views)) != len(self.views):
             raise ValueError(f"views must name distinct views, got {self.views}")
         if self.view_weights is not None and (
@@ -210,7 +245,7 @@ class MPCAgent:
                     f"the encoder gives {encoder.num_tokens} tokens of width {encoder.dim}, the predictor expects "
                     f"{model.config.view_tokens} of width {model.config.token_dim}"
                 )
-            model = PredictorModel(model)
+            model = PredictorModel(model, (config or MPCConfig()).precision)
         self.config = config or MPCConfig()
         missing = [v for v in self.config.views if v not in model.views]
         if missing:

@@ -1,8 +1,10 @@
 """Planning latency per replanning step on the CPU, the MPC agent against a straightforward reference CEM loop.
 
-Ours: `MPCAgent.act` as `jepa-sim eval` runs it with its default planner. It encodes the frame, runs the
-observed history once (`observe`), and scores each CEM iteration's candidates through the key/value cache
-(`imagine`). Energies: the L1 distance of the last predicted frame to the goal latent.
+Ours: `MPCAgent.act` as `jepa-sim eval` runs it with its default planner and precision (`--precision auto`:
+bfloat16 autocast on a CPU with native bfloat16). It encodes the frame(s), runs the observed history once
+(`observe`), and scores each CEM iteration's candidates through the key/value cache (`imagine`). Energies: the
+L1 distance of the last predicted frame to the goal latent. One table per predictor: the shipped one-view
+(`default`) and two-view (`two-view`: exterior and wrist camera, twice the tokens per frame).
 
 Reference, same model and the same sample budget: the same CEM, but every rollout step re-feeds the whole
 sequence so far through `forward`, with no cache. A second reference row also uses the paper's token layout
@@ -24,7 +26,7 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the ids, picks the GL backend)
-from agents.mpc import MPCAgent
+from agents.mpc import MPCAgent, MPCConfig, PredictorModel
 from jepa_sim.cli.eval_cmd import EvalArgs
 from jepa_sim.encoders import load_encoder
 from jepa_sim.planning import CEM, ActionBounds, CEMConfig
@@ -51,10 +53,7 @@ def reference_energy(
     return energy
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5, help="observations timed per row")
-    args = parser.parse_args()
+def bench(predictor_name: str, repeats: int) -> None:
     import gymnasium as gym
 
     defaults = EvalArgs()
@@ -62,48 +61,68 @@ def main() -> None:
                        iterations=defaults.iterations, momentum=defaults.momentum)  # fmt: skip
     bounds = ActionBounds(xyz=defaults.max_xyz, rotation=0.0, gripper=defaults.max_gripper)
     encoder = load_encoder("default", device="cpu")
-    predictor, _ = load_predictor("default", encoder.id)
+    predictor, _ = load_predictor(predictor_name, encoder.id)
+    views = predictor.config.views
     paper = ACPredictor(replace(predictor.config, merge=1)).eval()
 
     observations = []
     for env_id in ("JepaSim/FrankaReach-v0", "JepaSim/FrankaGrasp-v0"):
-        env = gym.make(env_id, object="cup", image_size=128)
-        for seed in range(args.repeats):
+        env = gym.make(env_id, object="cup", image_size=128, wrist_camera="wrist" in views)
+        for seed in range(repeats):
             obs, info = env.reset(seed=seed)
-            observations.append((obs["image"], obs["state"], info["goal_image"]))
+            images = {"exterior": obs["image"], "wrist": obs.get("wrist_image")}
+            goals = {"exterior": info["goal_image"], "wrist": info.get("wrist_goal_image")}
+            observations.append(({v: images[v] for v in views}, obs["state"], {v: goals[v] for v in views}))
         env.close()
 
-    agent = MPCAgent(encoder, predictor, CEM(config, bounds))
-    ours = []
-    for image, state, goal in observations:
-        agent.reset([goal])
-        agent.act(image, state)  # warm-up (first call allocates)
-        agent.reset([goal])
-        agent.act(image, state)
-        ours.append(agent.log[-1].seconds)
+    def agent_seconds(precision: str) -> tuple[str, float]:
+        agent = MPCAgent(encoder, predictor, CEM(config, bounds), MPCConfig(views=views, precision=precision))
+        assert isinstance(agent.model, PredictorModel)
+        seconds = []
+        for images, state, goal in observations:
+            agent.reset([goal])
+            agent.act(images, state)  # warm-up (first call allocates)
+            agent.reset([goal])
+            agent.act(images, state)
+            seconds.append(agent.log[-1].seconds)
+        return agent.model.precision, float(np.median(seconds))
 
-    rows = [("MPCAgent.act (cache, merge 2)", float(np.median(ours)))]
-    for label, model in (("reference loop, same model", predictor), ("reference loop, paper layout", paper)):
+    resolved, auto_seconds = agent_seconds(defaults.precision)
+    rows = [(f"MPCAgent.act (cache, merge 2, {resolved}: the default)", auto_seconds)]
+    if resolved != "fp32":
+        rows.append(("MPCAgent.act (cache, merge 2, fp32)", agent_seconds("fp32")[1]))
+    references = (("reference loop, same model, fp32", predictor), ("reference loop, paper layout, fp32", paper))
+    for label, model in references:
         times = []
-        for image, state, goal in observations:
-            with torch.inference_mode():
-                goal_z = encoder.encode(goal[None])[0]  # at reset, as the agent does
+        for images, state, goal in observations:
+            with torch.inference_mode():  # goal tokens at reset, as the agent does
+                goal_z = torch.cat([encoder.encode(goal[v][None])[0] for v in views])
             start = time.perf_counter()
             with torch.inference_mode():
-                z = encoder.encode(image[None])[0]
+                z = torch.cat([encoder.encode(images[v][None])[0] for v in views])
             energy = reference_energy(model, z, torch.as_tensor(state, dtype=torch.float32), goal_z)
             CEM(config, bounds).plan(energy, generator=torch.Generator().manual_seed(0))
             times.append(time.perf_counter() - start)
         rows.append((label, float(np.median(times))))
 
     budget = config.samples * config.iterations
-    print(f"\nPlanning latency per replanning step, {torch.get_num_threads()} CPU threads; CEM {config.samples} "
-          f"samples x {config.iterations} iterations = {budget} sequences of horizon {config.horizon}, "
-          f"median of {len(observations)} observations:\n")  # fmt: skip
+    print(f"\nPlanning latency per replanning step, predictor `{predictor_name}` (views: {', '.join(views)}), "
+          f"{torch.get_num_threads()} CPU threads; CEM {config.samples} samples x {config.iterations} iterations = "
+          f"{budget} sequences of horizon {config.horizon}, median of {len(observations)} observations:\n")  # fmt: skip
     print("| planner | s / step | vs ours | real time at 4 Hz (<= 0.25 s) |")
     print("|---|---|---|---|")
     for label, seconds in rows:
         print(f"| {label} | {seconds:.3f} | {seconds / rows[0][1]:.2f}x | {'yes' if seconds <= 0.25 else 'no'} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5, help="observations timed per env and row")
+    parser.add_argument("--predictors", default="default,two-view",
+                        help="comma-separated shipped predictors (or folders) to time, one table each")  # fmt: skip
+    args = parser.parse_args()
+    for name in args.predictors.split(","):
+        bench(name.strip(), args.repeats)
 
 
 if __name__ == "__main__":

@@ -361,10 +361,12 @@ def test_deploy_in_the_simulator_observes_and_records_the_wrist_view_of_a_two_vi
 
     record = tmp_path / "two_view"
     args = ["deploy", "--driver", "sim", "--wrist-camera", "driver", "--max-steps", "2", "--record", str(record),
-            *two_view]  # fmt: skip
+            "--stall-steps", "2", "--gripper-snap", "0.15", "--precision", "fp32", *two_view]  # fmt: skip
     assert main(args) == 0  # both views' goal images from the simulator (driver.goal_views())
     out = capsys.readouterr().out
-    for expected in ("wrist camera: driver (observed); the predictor observes exterior, wrist",
+    for expected in ("agent: next sub-goal below 0.5 x its start, after 2 steps without progress, after 25 steps; "
+                     "gripper snapped at 0.15; predictor arithmetic fp32",
+                     "wrist camera: driver (observed); the predictor observes exterior, wrist",
                      "camera frame: (64, 64, 3) uint8", "wrist frame: (64, 64, 3) uint8",
                      "wrist goal images: 1 x (64, 64, 3)", "recorded 2 steps", "done: 2 steps sent"):  # fmt: skip
         assert expected in out, (expected, out[-3000:])

@@ -23,10 +23,10 @@ from jepa_sim.predictor import ACPredictor, PredictorConfig
 
 CHAINS = {
     ("reach", "grasp"): ["goal"],
-    ("grasp", "grasp"): ["above", "around", "closed", "lifted"],
+    ("grasp", "grasp"): ["above", "over", "around", "closed", "lifted"],
     ("reach_with_object", "grasp"): ["carried"],
-    ("grasp_and_carry", "grasp"): ["above", "around", "closed", "lifted", "carried"],
-    ("pick_and_place", "grasp"): ["above", "around", "closed", "lifted", "carried", "lowered", "placed"],
+    ("grasp_and_carry", "grasp"): ["above", "over", "around", "closed", "lifted", "carried"],
+    ("pick_and_place", "grasp"): ["above", "over", "around", "closed", "lifted", "carried", "lowered", "placed"],
     ("grasp", "paper"): ["lifted"],
     ("reach_with_object", "paper"): ["carried"],
     ("grasp_and_carry", "paper"): ["carried"],
@@ -100,7 +100,7 @@ def test_the_sim_driver_gives_both_views_of_observations_and_goals():
     obs = driver.reset(seed=0)
     assert set(obs.views()) == {"exterior", "wrist"}
     goals = driver.goal_views()
-    assert len(goals) == 4 and all(set(g) == {"exterior", "wrist"} for g in goals)
+    assert len(goals) == 5 and all(set(g) == {"exterior", "wrist"} for g in goals)
     driver.close()
     plain = SimDriver.make(IDS["grasp"], "box", image_size=64)
     assert set(plain.reset(seed=0).views()) == {"exterior"} and set(plain.goal_views()[0]) == {"exterior"}
@@ -196,8 +196,8 @@ def test_the_stall_rule_advances_where_the_ratio_rule_cannot():
 def test_the_diagnostic_traces_and_contrasts_on_a_tiny_encoder(encoder):
     weights = {"exterior": 0.5, "wrist": 0.5}
     (trace,) = chain_traces(encoder, "grasp", "box", [0], weights, image_size=64)
-    assert trace.names == ["above", "around", "closed", "lifted"] and trace.success
-    assert trace.distances.shape == (len(trace.phases), 4) and np.all(trace.distances >= 0)
+    assert trace.names == ["above", "over", "around", "closed", "lifted"] and trace.success
+    assert trace.distances.shape == (len(trace.phases), 5) and np.all(trace.distances >= 0)
     assert set(trace.per_view) == {"exterior", "wrist"}
     np.testing.assert_allclose(trace.distances, 0.5 * trace.per_view["exterior"] + 0.5 * trace.per_view["wrist"])
     assert trace.distances[trace.minima[-1], -1] < trace.distances[0, -1]  # the lifted frame is nearest at the end
@@ -228,7 +228,10 @@ def test_eval_takes_views_goal_chains_and_the_advance_rule(tmp_path):
         main(["eval", "--methods", "mpc", "--views", "exterior,wrist", "--out", str(tmp_path / "y")])
 
 
-def test_gripper_snap_closes_or_opens_fully_in_scoring_and_execution(encoder):
+@pytest.mark.parametrize("commands", [True, False])
+def test_gripper_snap_is_executed_and_scored_as_the_model_reads_actions(encoder, commands):
+    """Executed actions are always snapped; the simulator (actions are commands) scores snapped actions, the
+    learned predictor (actions are observed state changes) scores the planned change itself."""
     config = MPCConfig(gripper_snap=0.3)
     actions = torch.tensor([[0.01, 0, 0, 0, 0, 0, 0.29], [0, 0, 0, 0, 0, 0, 0.31], [0, 0, 0, 0, 0, 0, -0.5]])
     assert config.snap(actions)[:, 6].tolist() == [0.0, 1.0, -1.0]
@@ -242,6 +245,7 @@ def test_gripper_snap_closes_or_opens_fully_in_scoring_and_execution(encoder):
     class Spy:  # a model that records what it is asked to score
         views = ("exterior",)
         device = torch.device("cpu")
+        actions_are_commands = commands
 
         def energy(self, z, state, goal, weights):
             def cost(a):
@@ -256,7 +260,8 @@ def test_gripper_snap_closes_or_opens_fully_in_scoring_and_execution(encoder):
     for _ in range(3):
         action = agent.act(obs.image, obs.state)
         assert action[6] in (-1.0, 0.0, 1.0)
-    assert all(set(a[..., 6].unique().tolist()) <= {-1.0, 0.0, 1.0} for a in scored)
+    snapped = all(set(a[..., 6].unique().tolist()) <= {-1.0, 0.0, 1.0} for a in scored)
+    assert snapped == commands
     driver.close()
 
 
@@ -265,6 +270,7 @@ def test_plan_arrival_moves_on_when_the_best_plan_gets_no_closer(encoder, cost, 
     class Constant:  # every candidate scores ``cost``: 10 = no plan gets closer, 0 = a plan reaches the goal
         views = ("exterior",)
         device = torch.device("cpu")
+        actions_are_commands = False
 
         def energy(self, z, state, goal, weights):
             return lambda a: torch.full((len(a),), cost)

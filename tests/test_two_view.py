@@ -159,3 +159,33 @@ def test_the_shipped_two_view_predictor_loads_with_the_shipped_encoder_and_recor
     predictor, meta = load_predictor("two-view", encoder.id)
     assert predictor.config.views == BOTH and meta["training"]["config"]["views"] == list(BOTH)
     assert predictor.view_pos is not None and predictor.config.view_tokens == encoder.num_tokens
+
+
+def test_bf16_planning_ranks_candidates_as_fp32_does_and_bad_precisions_are_refused():
+    """The shipped two-view predictor, real frames of a grasp reset, 64 candidate 2-step plans of the eval's
+    size: the bfloat16 costs order the candidates as the fp32 ones do."""
+    encoder = load_encoder("default", device="cpu")
+    predictor, _ = load_predictor("two-view", encoder.id)
+    driver = SimDriver.make("JepaSim/FrankaGrasp-v0", "cup", image_size=128, wrist_camera=True, goal_chain="grasp")
+    obs = driver.reset(seed=0)
+    goal = driver.goal_views()[2]
+    driver.close()
+    z = {view: encoder.encode(image[None])[0] for view, image in obs.views().items()}
+    goal_z = {view: encoder.encode(image[None])[0] for view, image in goal.items()}
+    actions = torch.cat([torch.rand(64, 2, 6) * 0.15 - 0.075, torch.rand(64, 2, 1) * 1.5 - 0.75], dim=2)
+    actions[..., 3:5] = 0
+    costs = {}
+    for precision in ("fp32", "bf16"):
+        planning = PredictorModel(predictor, precision)
+        assert planning.precision == precision
+        state = torch.as_tensor(obs.state, dtype=torch.float32)
+        costs[precision] = planning.energy(z, state, goal_z, {"exterior": 0.5, "wrist": 0.5})(actions)
+    assert costs["bf16"].dtype == torch.float32 and not torch.equal(costs["bf16"], costs["fp32"])  # bf16 in effect
+    assert torch.corrcoef(torch.stack([costs["fp32"], costs["bf16"]]))[0, 1] > 0.99
+    best = set(costs["fp32"].argsort()[:10].tolist())
+    assert len(best & set(costs["bf16"].argsort()[:10].tolist())) >= 7
+    assert PredictorModel(predictor, "auto").precision in ("fp32", "bf16")
+    with pytest.raises(ValueError, match="precision"):
+        MPCConfig(precision="fp16")
+    with pytest.raises(ValueError, match="precision"):
+        PredictorModel(predictor, "half")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jepa_sim.cli.planner_args import PlannerArgs
+from jepa_sim.cli.planner_args import AgentArgs, PlannerArgs
 from jepa_sim.cli.robot_args import (
     DriverName,
     RobotArgs,
@@ -34,7 +34,7 @@ WRIST = "wrist"
 
 
 @dataclass(frozen=True)
-class DeployArgs(PlannerArgs, RobotArgs):
+class DeployArgs(PlannerArgs, AgentArgs, RobotArgs):
     """Run the encoder + predictor + planner agent on a robot toward goal image(s), one planned action per step.
 
     Every action passes the driver's safety clamp (per-step limits, workspace box, gripper range, NaN/inf
@@ -197,7 +197,7 @@ def run(args: DeployArgs) -> int:
     from agents.drivers.base import Observation
     from agents.drivers.camera import CameraError, load_image
     from agents.drivers.recording import EpisodeRecorder, RecordSpecError, check_record_folder, record_spec
-    from agents.mpc import MPCAgent, MPCConfig
+    from agents.mpc import MPCAgent
     from jepa_sim.encoders import EncoderLoadError, load_encoder
     from jepa_sim.encoders.base import resolve_device
     from jepa_sim.predictor.checkpoint import PredictorLoadError, load_predictor
@@ -217,7 +217,7 @@ def run(args: DeployArgs) -> int:
         spec = record_spec(args.driver, args.env, args.object, args.image_size, wrist_camera=wrist != "none")
         check_record_folder(args.record, spec)
         args.check_horizon(predictor.config.max_steps)
-        agent = MPCAgent(encoder, predictor, args.build_planner(), MPCConfig(views=views, seed=args.seed))
+        agent = MPCAgent(encoder, predictor, args.build_planner(), args.agent_config(views, seed=args.seed))
         driver, camera, camera_here = make_driver(args.driver, args, args.camera, address=args.address,
                                                   timeout=args.timeout, wrist_camera=wrist == "driver")  # fmt: skip
         try:
@@ -251,6 +251,7 @@ def run(args: DeployArgs) -> int:
     print(f"jepa-sim deploy: {args.driver} driver{' (DRY RUN: nothing will be sent)' if args.dry_run else ''}")
     print_features("driver features", driver.features())
     print(f"planner: {args.planner_summary()}; encoder {encoder.id}; {len(goals) or 'simulator'} goal image(s)")
+    print(f"agent: {args.agent_summary()}; predictor arithmetic {getattr(agent.model, 'precision', 'fp32')}")
     if wrist != "none":
         used = "observed" if WRIST in views else "shown and recorded, not planned with: the predictor is one-view"
         print(f"wrist camera: {wrist} ({used}); the predictor observes {', '.join(views)}")

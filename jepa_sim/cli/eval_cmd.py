@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jepa_sim.cli.planner_args import PlannerArgs
+from jepa_sim.cli.planner_args import AgentArgs, PlannerArgs
 
 if TYPE_CHECKING:
     from agents.mpc import MPCConfig
@@ -17,7 +17,7 @@ METHODS = ("mpc", "bc", "random", "oracle", "simmpc")
 
 
 @dataclass(frozen=True)
-class EvalArgs(PlannerArgs):
+class EvalArgs(PlannerArgs, AgentArgs):
     """Plan toward goal images in the simulator and measure success, like Table 2 of the V-JEPA 2 paper.
 
     Methods:
@@ -84,55 +84,16 @@ class EvalArgs(PlannerArgs):
     """the views the MPC agents observe and compare: `exterior` (the paper) or `exterior,wrist` (DROID's rig: the
     wrist camera sees the fingers close). `auto`: the learned predictor's views when mpc is evaluated (a
     predictor needs every view it was trained on), else `exterior`"""
-    view_weights: str = ""
-    """comma-separated weight of each view in the energy, in the order of --views (empty: equal)"""
-    advance_ratio: float = 0.5
-    """next sub-goal when the distance falls below this fraction of its start"""
-    stall_steps: int = 0
-    """also next sub-goal when the distance set no new low (by 10%) for this many steps; 0 = off"""
-    max_steps_per_subgoal: int = 25
-    """next sub-goal after this many steps on one at the latest"""
-    plan_arrival: bool = False
-    """also next sub-goal when the best plan found gets the distance down by less than 10% (the planner sees no
-    way closer)"""
-    gripper_snap: float = 0.0
-    """0: continuous gripper changes (the paper); s > 0: a planned change of at least s closes or opens fully,
-    a smaller one is none (what the model scores and what is executed)"""
     device: str = "auto"
 
     def mpc_config(self) -> MPCConfig:
         """The MPC agent's views, energy weights and sub-goal rule from the flags (ValueError names a bad one)."""
-        from agents.mpc import MPCConfig
         from jepa_sim.data.features import parse_views
 
-        views = parse_views(self.views)
-        try:
-            weights = tuple(float(w) for w in self.view_weights.split(",")) if self.view_weights.strip() else None
-        except ValueError as exc:
-            raise ValueError(f"--view-weights must be comma-separated numbers, got {self.view_weights!r}") from exc
-        return MPCConfig(
-            views=views,
-            view_weights=weights,
-            advance_ratio=self.advance_ratio,
-            stall_steps=self.stall_steps,
-            max_steps_per_subgoal=self.max_steps_per_subgoal,
-            gripper_snap=self.gripper_snap if self.gripper_snap != 0 else None,
-            plan_arrival=self.plan_arrival,
-        )
+        return self.agent_config(parse_views(self.views))
 
     def agent_meta(self) -> dict[str, object]:
-        config = self.mpc_config()
-        return {
-            "views": list(config.views),
-            "view_weights": config.weights,
-            "advance_ratio": config.advance_ratio,
-            "stall_steps": config.stall_steps,
-            "min_progress": config.min_progress,
-            "max_steps_per_subgoal": config.max_steps_per_subgoal,
-            "gripper_snap": config.gripper_snap,
-            # recorded only when on, so evaluations from before this option still resume
-            **({"plan_arrival": True} if config.plan_arrival else {}),
-        }
+        return self.agent_settings(self.mpc_config().views)
 
 
 def read_previous(out: Path) -> dict[str, Any] | None:
@@ -188,7 +149,7 @@ def run(args: EvalArgs) -> int:
     from agents.bc import BCAgent, load_bc
     from agents.drivers.sim import SimDriver
     from agents.evaluate import TrialResult, evaluate, results_markdown, summarize, write_results
-    from agents.mpc import MPCAgent
+    from agents.mpc import MPCAgent, PredictorModel
     from agents.policies import Agent, MPCPolicy, OracleAgent, RandomAgent
     from agents.sim_model import SimulatorModel
     from envs.config import GOAL_CHAINS, TASKS, ControlConfig
@@ -251,6 +212,8 @@ def run(args: EvalArgs) -> int:
             "goal_chain": args.goal_chain, "agent": args.agent_meta(),
             "device": args.device, "planner": args.planner_meta(),
             "checkpoints": checkpoint_ids(methods, encoder, args.predictor, args.bc)}  # fmt: skip
+    if agent is not None and isinstance(agent.model, PredictorModel) and agent.model.precision != "fp32":
+        meta["precision"] = agent.model.precision  # only when not fp32: evaluations from before it still resume
     resumed: list[TrialResult] = []
     if previous is not None and not args.overwrite:
         differ = settings_differ(previous.get("_meta", {}), meta)
