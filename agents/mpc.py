@@ -70,9 +70,9 @@ class PredictorModel:
     the paper's layout), all of them: an agent observing fewer is refused."""
 
     def __init__(self, predictor: ACPredictor, precision: str = "fp32") -> None:
-        """``precision``: ``fp32``, or ``bf16`` (the predictor's matrix products in bfloat16 under autocast, about
-        1.8x faster on a CPU with native bfloat16; its costs rank candidates as fp32's do), or ``auto``
-        (:func:`resolve_precision`)."""
+        """``precision``: ``fp32``, or ``bf16`` (the predictor's matrix products in bfloat16 under autocast,
+        about 1.5x faster per planning step on a CPU with native bfloat16; its costs rank candidates as fp32's
+        do), or ``auto`` (:func:`resolve_precision`)."""
         self.predictor = predictor.eval()
         self.device = next(predictor.parameters()).device
         self.views: tuple[str, ...] = predictor.config.views

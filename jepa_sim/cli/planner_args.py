@@ -76,8 +76,8 @@ class AgentArgs:
     close or open, a smaller one as none. The simulator (simmpc) scores the snapped action; the learned predictor
     scores the planned change (it reads actions as the observed change: a full close on the cup is +0.26)"""
     precision: str = "auto"
-    """the learned predictor's arithmetic while planning: `fp32`, `bf16` (about 1.8x faster on a CPU with native
-    bfloat16; its costs rank candidates as fp32's do) or `auto` (bf16 on a GPU or a CPU with native bfloat16,
+    """the learned predictor's arithmetic while planning: `fp32`, `bf16` (about 1.5x faster per step on a CPU with
+    native bfloat16; its costs rank candidates as fp32's do) or `auto` (bf16 on a GPU or a CPU with native bfloat16,
     else fp32)"""
 
     def agent_config(self, views: tuple[str, ...], seed: int = 0) -> MPCConfig:
