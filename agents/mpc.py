@@ -100,11 +100,15 @@ class PredictorModel:
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 
 
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``fp32`` or ``bf16`` for the predictor's planning arithmetic: ``auto`` is ``bf16`` on a GPU or on a CPU
     whose oneDNN has native bfloat16 (AVX512-BF16 or AMX), else ``fp32`` (emulated bfloat16 is slower)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    check_precision(precision)
     if precision != "auto":
         return precision
     if device.type == "cuda":
@@ -155,8 +159,7 @@ class MPCConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        check_precision(self.precision)
         if not self.views or len(set(self.views)) != len(self.views):
             raise ValueError(f"views must name distinct views, got {self.views}")
         if self.view_weights is not None and (

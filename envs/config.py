@@ -123,8 +123,9 @@ class EnvConfig:
     goal_chain: GoalChain = "paper"
     """the goal images of a trial (``FrankaTableEnv.goal_chain_names``): ``paper``, the paper's protocol (one
     goal image; pick-and-place: closed (on the object), carried, placed); ``grasp``, every task that grasps
-    shows the grasp as a person would, step by step: above the object open, around it open, closed, lifted,
-    then the task's own steps (carried; pick-and-place: carried, lowered onto the target, placed)"""
+    shows the grasp as a person would, step by step: above the object open, just over it open, around it
+    open, closed, lifted, then the task's own steps (carried; pick-and-place: carried, lowered onto the target,
+    placed)"""
     start_noise: float = 0.05
     """half-range (m) of the random start offset of the tool around the home position"""
     start_yaw_noise: float = 0.3

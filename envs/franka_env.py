@@ -36,6 +36,9 @@ VIEWS: tuple[str, ...] = (EXTERIOR_VIEW, WRIST_VIEW)
 VIEW_CAMERAS: dict[str, str] = {EXTERIOR_VIEW: EXTERIOR_CAMERA, WRIST_VIEW: PREFIX + WRIST_CAMERA}
 """the scene camera behind each view"""
 """the views an env observes, by name: the exterior (third-person) camera and, with ``wrist_camera``, the wrist"""
+GRASP_CHAIN: tuple[str, ...] = ("above", "over", "around", "closed", "lifted")
+"""``goal_chain="grasp"``: the names of the images that show a grasp step by step (every task that grasps starts
+with them). An evaluation records them, so that one made with another chain is not resumed as if it were the same"""
 CHAIN_HOVER = 0.10
 """``goal_chain="grasp"``: the first image (*above*) shows the open gripper this far above the grasp pose (m)"""
 CHAIN_OVER = 0.05
@@ -86,9 +89,10 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
     other one is a distractor on the table. Goals are given as images, rendered by putting the simulator in
     each goal configuration: ``info["goal_image"]``, and, for a chain of several, ``info["subgoal_images"]``
     in order with their names in ``info["subgoal_names"]``. ``config.goal_chain`` picks the chain: ``paper``
-    (one goal image; pick-and-place: grasped, carried, placed) or ``grasp`` (above the object open, around it
-    open, closed, lifted, then carried; pick-and-place: carried, lowered, placed). With ``wrist_camera=True``
-    the same chain from the wrist camera is in ``info["wrist_goal_image"]`` / ``info["wrist_subgoal_images"]``.
+    (one goal image; pick-and-place: grasped, carried, placed) or ``grasp`` (above the object open, just over it
+    open, around it open, closed, lifted: ``GRASP_CHAIN``, then carried; pick-and-place: carried, lowered,
+    placed). With ``wrist_camera=True`` the same chain from the wrist camera is in ``info["wrist_goal_image"]``
+    / ``info["wrist_subgoal_images"]``.
 
     The world frame is the robot base frame: x forward, y left, z up, the table top at z = 0.
     The tool frame sits between the finger pads; with the gripper pointing straight down and the fingers
@@ -416,15 +420,14 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
         Config = tuple[str, NDArray[np.float64], NDArray[np.float64] | None, float]
         grasped: list[Config] = [("closed", obj_pos + lift, obj_pos, held)]
         if chain == "grasp":
-            hover = obj_pos + lift + np.array([0.0, 0.0, CHAIN_HOVER])
-            over = obj_pos + lift + np.array([0.0, 0.0, CHAIN_OVER])
+            above, over, around, closed, lifted = GRASP_CHAIN
             raised = obj_pos + np.array([0.0, 0.0, LIFT_HEIGHT])
             grasped = [
-                ("above", hover, obj_pos, 0.0),
-                ("over", over, obj_pos, 0.0),
-                ("around", obj_pos + lift, obj_pos, 0.0),
-                *grasped,
-                ("lifted", raised + lift, raised, held),
+                (above, obj_pos + lift + np.array([0.0, 0.0, CHAIN_HOVER]), obj_pos, 0.0),
+                (over, obj_pos + lift + np.array([0.0, 0.0, CHAIN_OVER]), obj_pos, 0.0),
+                (around, obj_pos + lift, obj_pos, 0.0),
+                (closed, obj_pos + lift, obj_pos, held),
+                (lifted, raised + lift, raised, held),
             ]
         if task == "grasp":
             return grasped if chain == "grasp" else [("lifted", goal + lift, goal, held)]

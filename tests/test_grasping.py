@@ -218,6 +218,7 @@ def test_eval_takes_views_goal_chains_and_the_advance_rule(tmp_path):
     assert meta["goal_chain"] == "grasp" and meta["agent"]["views"] == ["exterior", "wrist"]
     assert meta["agent"]["view_weights"] == {"exterior": 0.25, "wrist": 0.75} and meta["agent"]["stall_steps"] == 2
     assert meta["agent"]["gripper_snap"] == 0.3
+    assert meta["grasp_chain"] == CHAINS["grasp", "grasp"]  # results made with another chain are not resumed
     import imageio.v3 as iio
 
     frames = iio.imread(out / "grasp_box_simmpc_seed1000.mp4")

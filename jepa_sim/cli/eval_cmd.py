@@ -78,8 +78,8 @@ class EvalArgs(PlannerArgs, AgentArgs):
     image_size: int = 128
     goal_chain: str = "paper"
     """the goal images: `paper` (one goal image; pick-and-place: closed on the object, carried, placed) or `grasp`
-    (every task that grasps shows it step by step: above the object open, around it open, closed, lifted, then
-    carried; pick-and-place: carried, lowered, placed)"""
+    (every task that grasps shows it step by step: above the object open, just over it open, around it open,
+    closed, lifted, then carried; pick-and-place: carried, lowered, placed)"""
     views: str = "auto"
     """the views the MPC agents observe and compare: `exterior` (the paper) or `exterior,wrist` (DROID's rig: the
     wrist camera sees the fingers close). `auto`: the learned predictor's views when mpc is evaluated (a
@@ -153,6 +153,7 @@ def run(args: EvalArgs) -> int:
     from agents.policies import Agent, MPCPolicy, OracleAgent, RandomAgent
     from agents.sim_model import SimulatorModel
     from envs.config import GOAL_CHAINS, TASKS, ControlConfig
+    from envs.franka_env import GRASP_CHAIN
     from envs.registration import ENV_IDS
     from jepa_sim.encoders import EncoderLoadError, load_encoder
     from jepa_sim.encoders.base import resolve_device
@@ -212,6 +213,8 @@ def run(args: EvalArgs) -> int:
             "goal_chain": args.goal_chain, "agent": args.agent_meta(),
             "device": args.device, "planner": args.planner_meta(),
             "checkpoints": checkpoint_ids(methods, encoder, args.predictor, args.bc)}  # fmt: skip
+    if args.goal_chain == "grasp":  # what the chain shows, so that results made with another one do not resume
+        meta["grasp_chain"] = list(GRASP_CHAIN)
     if agent is not None and isinstance(agent.model, PredictorModel) and agent.model.precision != "fp32":
         meta["precision"] = agent.model.precision  # only when not fp32: evaluations from before it still resume
     resumed: list[TrialResult] = []
