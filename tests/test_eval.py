@@ -80,7 +80,7 @@ def test_an_earlier_evaluation_is_resumed_with_the_same_settings_and_never_repla
     assert json.loads((out / "results.json").read_text())["_trials"] == before["_trials"]
     with pytest.raises(SystemExit, match=r"other settings or checkpoints \(seed differ\)"):
         main([*args, "--seed", "5"])
-    with pytest.raises(SystemExit, match=r"\(goal_chain differ\)"):
+    with pytest.raises(SystemExit, match=r"\(goal_chain, grasp_chain differ\)"):  # the grasp chain's images too
         main([*args, "--goal-chain", "grasp"])
     assert json.loads((out / "results.json").read_text())["_trials"] == before["_trials"]
     assert main([*args, "--overwrite", "--videos", "0", "--no-outcome-videos"]) == 0
