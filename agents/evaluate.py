@@ -48,6 +48,11 @@ class TrialResult:
     """mean time to choose one action"""
     goal_trace: list[int] = field(default_factory=list)
     """the (sub)goal the agent pursued at each step (``Agent.goal_index``; -1 = the last): where a chain stops"""
+    gripper_trace: list[float] = field(default_factory=list)
+    """the gripper change the agent commanded at each step (+1 close, -1 open with a snapped gripper)"""
+    grasped_trace: list[bool] = field(default_factory=list)
+    """whether the simulator saw the object held after each step (privileged; for diagnosis, never for the
+    agent): where a grasp was made and where it was lost"""
     frames: list[NDArray[np.uint8]] = field(default_factory=list, repr=False)
     """camera | current goal image, one per step (recorded trials only)"""
 
@@ -59,7 +64,9 @@ class TrialResult:
     def from_json(cls, row: dict[str, Any]) -> TrialResult:
         """A finished trial as ``results.json`` stores it."""
         return cls(row["task"], row["object"], row["method"], int(row["seed"]), bool(row["success"]),
-                   int(row["steps"]), float(row["plan_seconds"]), list(row.get("goal_trace", [])))  # fmt: skip
+                   int(row["steps"]), float(row["plan_seconds"]), list(row.get("goal_trace", [])),
+                   [float(g) for g in row.get("gripper_trace", [])],
+                   [bool(g) for g in row.get("grasped_trace", [])])  # fmt: skip
 
 
 def run_trial(driver: SimDriver, agent: Agent, seed: int, record: bool = False) -> TrialResult:
@@ -72,16 +79,20 @@ def run_trial(driver: SimDriver, agent: Agent, seed: int, record: bool = False) 
         return side_by_side(*obs.views().values(), *goals[agent.goal_index].values())
 
     frames = [frame()] if record else []
-    trace = []
+    trace: list[int] = []
+    gripper: list[float] = []
+    grasped: list[bool] = []
     while not driver.done:
         action = agent.act(obs)
         trace.append(int(agent.goal_index))
+        gripper.append(round(float(action[6]), 3))
         driver.send_action(action)
         obs = driver.get_observation()
+        grasped.append(bool(obs.extras.get("info", {}).get("grasped", False)))
         if record:
             frames.append(frame())
     seconds = float(np.mean(agent.plan_seconds)) if agent.plan_seconds else 0.0
-    return TrialResult("", "", "", seed, driver.success, driver.steps, seconds, trace, frames)
+    return TrialResult("", "", "", seed, driver.success, driver.steps, seconds, trace, gripper, grasped, frames)
 
 
 def wilson_ci95(successes: int, n: int) -> tuple[float, float]:

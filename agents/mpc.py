@@ -154,6 +154,12 @@ class MPCConfig:
     the closedness by 0.26, not 1, so it scores the planned change itself: +0.26 is what closing on the cup looks
     like to it, +1 would be fingers closing through the cup. ``s`` must then be below the change of a close on
     the object (0.26 cup, 0.30 box)"""
+    gripper_margin: float = 0.0
+    """a planned gripper change is executed only when it earns its place: when the best plan with its gripper
+    changes removed costs more than ``(1 + gripper_margin)`` times the best plan's cost. Where the energy barely
+    depends on the gripper (far from the object, or while carrying), the best of a few dozen samples has a
+    gripper change that is noise: snapped, it opens and closes the gripper at random and drops what it holds.
+    0 = off (the paper)"""
     precision: str = "fp32"
     """the learned predictor's arithmetic while planning: ``fp32``, ``bf16`` or ``auto`` (:class:`PredictorModel`)"""
     seed: int = 0
@@ -174,6 +180,8 @@ class MPCConfig:
                              f"{self.max_steps_per_subgoal}")  # fmt: skip
         if self.gripper_snap is not None and not 0.0 < self.gripper_snap <= 1.0:
             raise ValueError(f"gripper_snap must be in (0, 1] or None, got {self.gripper_snap}")
+        if not 0.0 <= self.gripper_margin < 10.0:
+            raise ValueError(f"gripper_margin must be in [0, 10), got {self.gripper_margin}")
 
     def snap(self, actions: torch.Tensor) -> torch.Tensor:
         """Actions (..., 7) with the gripper change snapped as ``gripper_snap`` says (unchanged when None)."""
@@ -344,7 +352,14 @@ class MPCAgent:
         snap_scored = self.config.gripper_snap is not None and self.model.actions_are_commands
         energy = (lambda a: scored(self.config.snap(a))) if snap_scored else scored
         warm = shift_plan(self.previous.actions) if (self.config.warm_start and self.previous is not None) else None
-        return self.planner.plan(energy, warm=warm, generator=self.generator, device=self.device)
+        plan = self.planner.plan(energy, warm=warm, generator=self.generator, device=self.device)
+        if self.config.gripper_margin > 0 and float(self.config.snap(plan.actions[0])[6]) != 0.0:
+            held = plan.actions.clone()
+            held[:, 6] = 0.0
+            cost = float(energy(held[None])[0])
+            if cost <= plan.cost + self.config.gripper_margin * abs(plan.cost):  # the change earns too little
+                plan = Plan(held, cost, plan.costs, plan.evaluations + 1)
+        return plan
 
     def _next_subgoal(self, z: Latents) -> None:
         self.subgoal += 1

@@ -100,6 +100,8 @@ def test_each_cell_keeps_a_video_of_its_first_success_and_its_first_failure(tmp_
             if seeds:
                 expected.add(f"grasp_box_{method}_seed{seeds[0]}.mp4")
     assert {p.name for p in out.glob("*.mp4")} == expected and len(expected) >= 2
+    held = [t for t in trials if t["method"] == "oracle" and t["success"]]
+    assert held and all(t["grasped_trace"][-1] and max(t["gripper_trace"]) > 0 for t in held)  # grasped by a close
 
 
 def test_a_killed_evaluation_resumes_where_it_stopped_with_the_same_trials_as_a_fresh_run(tmp_path):
@@ -127,6 +129,9 @@ def test_a_killed_evaluation_resumes_where_it_stopped_with_the_same_trials_as_a_
     assert main(args) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["_meta"]["finished"] is True and len(results["_trials"]) == 10
+    for t in results["_trials"]:  # per step: the commanded gripper change and whether the object was held
+        assert len(t["gripper_trace"]) == len(t["grasped_trace"]) == t["steps"] == len(t["goal_trace"])
+        assert all(-1.0 <= g <= 1.0 for g in t["gripper_trace"])
     kept = {(t["method"], t["seed"]): t for t in results["_trials"]}
     for t in first["_trials"]:
         assert kept[t["method"], t["seed"]] == t  # finished trials were kept, not rerun

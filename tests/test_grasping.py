@@ -266,6 +266,33 @@ def test_gripper_snap_is_executed_and_scored_as_the_model_reads_actions(encoder,
     driver.close()
 
 
+@pytest.mark.parametrize(("gain", "margin", "closes"), [(0.5, 0.05, True), (0.01, 0.05, False), (0.01, 0.0, True)])
+def test_a_gripper_change_is_executed_only_when_it_lowers_the_energy_by_the_margin(encoder, gain, margin, closes):
+    """Closing lowers the energy by ``gain`` per unit of planned change (so the best samples close as far as the
+    bounds allow); with a margin, a change that earns less than the margin is dropped from the executed plan."""
+
+    class Closing:
+        views = ("exterior",)
+        device = torch.device("cpu")
+        actions_are_commands = False
+
+        def energy(self, z, state, goal, weights):
+            return lambda a: 1.0 - gain * a[:, 0, 6].clamp(0, 1)
+
+    config = MPCConfig(gripper_snap=0.3, gripper_margin=margin)
+    agent = MPCAgent(encoder, Closing(), CEM(CEMConfig(horizon=2, samples=16, topk=4, iterations=2)), config)
+    driver = SimDriver.make(IDS["grasp"], "box", image_size=64)
+    obs = driver.reset(seed=0)
+    agent.reset(driver.goal_images())
+    action = agent.act(obs.image, obs.state)
+    assert action[6] == (1.0 if closes else 0.0)
+    # the plan kept is the one executed, with its own cost (the warm start of the next step starts from it)
+    assert agent.log[-1].energy == pytest.approx(1.0 - gain * agent.previous.actions[0, 6].clamp(0, 1).item())
+    driver.close()
+    with pytest.raises(ValueError, match="gripper_margin"):
+        MPCConfig(gripper_margin=-0.1)
+
+
 @pytest.mark.parametrize(("cost", "expected"), [(10.0, [1, 2, 2]), (0.0, [0, 0, 0])])
 def test_plan_arrival_moves_on_when_the_best_plan_gets_no_closer(encoder, cost, expected):
     class Constant:  # every candidate scores ``cost``: 10 = no plan gets closer, 0 = a plan reaches the goal

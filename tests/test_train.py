@@ -90,6 +90,31 @@ def test_predict_eval_reports_every_horizon_and_refuses_another_encoder(data, tm
         main(["predict-eval", "--data", str(root), "--predictor", str(tmp_path)])
 
 
+def test_training_can_start_from_a_predictor_of_the_same_architecture_and_refuses_another(data, tmp_path, capsys):
+    first = tmp_path / "first"
+    assert main(train_args(data, first, "--steps", "4")) == 0
+    start, _ = load_predictor(first / "predictor")
+    more = tmp_path / "more"
+    # one step at a negligible rate: the weights are the first run's, not a fresh initialisation
+    assert main(train_args(data, more, "--steps", "1", "--lr", "1e-9", "--init", str(first / "predictor"))) == 0
+    model, meta = load_predictor(more / "predictor")
+    assert meta["training"]["config"]["init"] == str(first / "predictor")
+    for name, weights in start.state_dict().items():
+        assert torch.allclose(model.state_dict()[name], weights, atol=1e-5), name
+    fresh = tmp_path / "fresh"
+    assert main(train_args(data, fresh, "--steps", "1", "--lr", "1e-9")) == 0
+    other, _ = load_predictor(fresh / "predictor")
+    assert not torch.allclose(other.state_dict()["patch_in.weight"], start.state_dict()["patch_in.weight"])
+    capsys.readouterr()
+    root, enc = data
+    wider = [a if a != "32" else "64" for a in TINY]  # --width 64 (the only 32 in TINY)
+    with pytest.raises(SystemExit, match=r"its architecture .* differs from this run.s"):
+        main(["train", "--data", str(root), "--encoder", str(enc), "--out", str(tmp_path / "wider"), *wider,
+              "--steps", "1", "--init", str(first / "predictor")])  # fmt: skip
+    with pytest.raises(SystemExit, match="cannot start from predictor"):
+        main(train_args(data, tmp_path / "none", "--steps", "1", "--init", str(tmp_path / "missing")))
+
+
 def test_training_on_an_encoder_without_cached_tokens_says_how_to_cache_them(data, tmp_path):
     root, _ = data
     other = tmp_path / "other"

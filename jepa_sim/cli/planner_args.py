@@ -75,6 +75,10 @@ class AgentArgs:
     """0: continuous gripper changes (the paper); s > 0: a planned change of at least s is executed as a full
     close or open, a smaller one as none. The simulator (simmpc) scores the snapped action; the learned predictor
     scores the planned change (it reads actions as the observed change: a full close on the cup is +0.26)"""
+    gripper_margin: float = 0.0
+    """0: off; m > 0: a planned gripper change is executed only when the best plan without it costs more than
+    (1 + m) times as much (where the energy hardly depends on the gripper, the best sample's gripper change is
+    noise that would open and close the gripper at random)"""
     precision: str = "auto"
     """the learned predictor's arithmetic while planning: `fp32`, `bf16` (about 1.5x faster per step on a CPU with
     native bfloat16; its costs rank candidates as fp32's do) or `auto` (bf16 on a GPU or a CPU with native bfloat16,
@@ -95,6 +99,7 @@ class AgentArgs:
             stall_steps=self.stall_steps,
             max_steps_per_subgoal=self.max_steps_per_subgoal,
             gripper_snap=self.gripper_snap if self.gripper_snap != 0 else None,
+            gripper_margin=self.gripper_margin,
             plan_arrival=self.plan_arrival,
             precision=self.precision,
             seed=seed,
@@ -109,6 +114,8 @@ class AgentArgs:
             rule.append("when the best plan gets no closer")
         rule.append(f"after {self.max_steps_per_subgoal} steps")
         gripper = f"snapped at {self.gripper_snap:g}" if self.gripper_snap else "continuous"
+        if self.gripper_margin:
+            gripper += f", changed only when it lowers the energy by {self.gripper_margin:.0%}"
         return f"next sub-goal {', '.join(rule)}; gripper {gripper}"
 
     def agent_settings(self, views: tuple[str, ...]) -> dict[str, object]:
@@ -124,4 +131,5 @@ class AgentArgs:
             "gripper_snap": config.gripper_snap,
             # recorded only when on, so evaluations from before this option still resume
             **({"plan_arrival": True} if config.plan_arrival else {}),
+            **({"gripper_margin": config.gripper_margin} if config.gripper_margin else {}),
         }

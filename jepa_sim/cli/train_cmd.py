@@ -27,6 +27,7 @@ class TrainArgs:
       jepa-sim train --data data/sim                                 # the shipped default's recipe
       jepa-sim train --data data/sim --out runs/tiny --steps 100 --width 64 --depth 2
       jepa-sim train --data data/sim2v --views exterior,wrist --out runs/predictor-2v   # both cameras
+      jepa-sim train --data data/sim2v --views exterior,wrist --init two-view --out runs/predictor-2v-more
       jepa-sim predict-eval --data data/sim --predictor runs/predictor/predictor
     """
 
@@ -74,6 +75,10 @@ class TrainArgs:
     """comma-separated camera views whose tokens make a frame: `exterior` (the paper) or `exterior,wrist`
     (DROID's rig: the wrist camera sees the fingers close; needs `jepa-sim encode --views exterior,wrist`). The
     predictor records its views; the agent must observe the same ones"""
+    init: str | None = None
+    """start from this predictor's weights instead of a random initialisation (`default`, `two-view` or a
+    predictor folder; same architecture, views and encoder): train on where an earlier run stopped, with a
+    fresh schedule. Recorded in the run and the predictor's training record"""
 
 
 def run(args: TrainArgs) -> int:
@@ -98,7 +103,7 @@ def run(args: TrainArgs) -> int:
             batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, decay=args.decay,
             weight_decay=args.weight_decay, grad_clip=args.grad_clip, holdout=args.holdout, seed=args.seed,
             checkpoint_every=args.checkpoint_every,
-            views=parse_views(args.views),
+            views=parse_views(args.views), init=args.init,
         )  # fmt: skip
         ctx = distributed.setup(args.device)
     except errors as exc:

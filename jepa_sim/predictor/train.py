@@ -63,6 +63,10 @@ class TrainConfig:
     """steps between checkpoints (also written at the end and on Ctrl-C)"""
     views: tuple[str, ...] = ("exterior",)
     """camera views whose tokens make a frame (``exterior``: the paper; ``exterior``, ``wrist``: DROID's rig)"""
+    init: str | None = None
+    """start from this predictor's weights (``default``, ``two-view`` or a predictor folder) instead of a random
+    initialisation: more training of a predictor whose held-out loss was still falling. Its architecture, views
+    and encoder must be this run's"""
 
     def __post_init__(self) -> None:
         check_views(self.views)
@@ -89,6 +93,8 @@ class TrainConfig:
         data = {**asdict(self), "views": list(self.views)}
         if self.views == ("exterior",):
             del data["views"]
+        if self.init is None:
+            del data["init"]
         return data
 
 
@@ -159,6 +165,21 @@ class PredictorTrainer:
         self.folder = RunFolder(self.out, self.run_info, identity)
         self.folder.check()
 
+    def initial_weights(self, init: str) -> dict[str, torch.Tensor]:
+        """The weights of predictor ``init`` to start from, checked against this run's predictor and encoder."""
+        from jepa_sim.predictor.checkpoint import PredictorLoadError, load_predictor
+
+        try:
+            start, _ = load_predictor(init, str(self.encoder["id"]))
+        except PredictorLoadError as exc:
+            raise RunError(f"cannot start from predictor {init!r}: {exc}") from exc
+        if start.config != self.predictor_config:
+            raise RunError(
+                f"cannot start from predictor {init!r}: its architecture {start.config} differs from this run's "
+                f"{self.predictor_config}; pass the same --width/--depth/--heads/--merge/--views"
+            )
+        return start.state_dict()
+
     def clips(self, episodes: list[int], clip_len: int, on_load: Callable[[int], None] | None = None) -> FeatureClips:
         encoder = str(self.encoder["id"])
         return FeatureClips(self.data, encoder, clip_len, self.config.frame_stride, 1, episodes, on_load,
@@ -200,6 +221,8 @@ class PredictorTrainer:
         optimizer = adamw(predictor, cfg.lr, cfg.weight_decay, no_decay=("_pos",))
         step, seconds = 0, 0.0
         state = self.folder.load_checkpoint(ctx.device)
+        if state is None and cfg.init is not None:
+            predictor.load_state_dict(self.initial_weights(cfg.init))
         if state is not None:
             if state.get("encoder", {}).get("id") != self.encoder["id"]:
                 raise RunError(
