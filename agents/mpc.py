@@ -14,7 +14,13 @@ The agent moves on to the next one when either
   before them: the planner has brought the frames as close to the sub-goal as it can. This fires where the
   ratio rule cannot: a sub-goal that differs little from the previous one (closing the gripper), or one whose
   distance floor is high (the object slightly off its imagined place);
-- or after ``max_steps_per_subgoal`` steps on it. The last goal is never left.
+- or after ``max_steps_per_subgoal`` steps on it. The last goal is never left for a later one.
+
+A chain can go back (``retry_from``): when the stall rule fires on the last goal while its distance is still
+above ``advance_ratio`` times its start, the planner has got as close to it as it can without arriving (a grasp
+that closed beside the object lifts an empty gripper: the wrist view never shows the object held). The agent
+then takes up sub-goal ``retry_from`` again (just over the object, gripper open) and goes through the chain once
+more, at most ``retries`` times per episode.
 """
 
 from __future__ import annotations
@@ -154,6 +160,10 @@ class MPCConfig:
     the closedness by 0.26, not 1, so it scores the planned change itself: +0.26 is what closing on the cup looks
     like to it, +1 would be fingers closing through the cup. ``s`` must then be below the change of a close on
     the object (0.26 cup, 0.30 box)"""
+    retry_from: int | None = None
+    """the sub-goal to go back to when the last goal stalls short of arrival (module docstring); None = never"""
+    retries: int = 1
+    """how many times per episode the chain may go back"""
     gripper_margin: float = 0.0
     """a planned gripper change is executed only when it earns its place: when the best plan with its gripper
     changes removed costs more than ``(1 + gripper_margin)`` times the best plan's cost. Where the energy barely
@@ -180,6 +190,9 @@ class MPCConfig:
                              f"{self.max_steps_per_subgoal}")  # fmt: skip
         if self.gripper_snap is not None and not 0.0 < self.gripper_snap <= 1.0:
             raise ValueError(f"gripper_snap must be in (0, 1] or None, got {self.gripper_snap}")
+        if self.retry_from is not None and (self.retry_from < 0 or self.retries < 1 or self.stall_steps < 1):
+            raise ValueError(f"retry_from needs retry_from >= 0, retries >= 1 and the stall rule (stall_steps >= 1), "
+                             f"got {self.retry_from}, {self.retries}, {self.stall_steps}")  # fmt: skip
         if not 0.0 <= self.gripper_margin < 10.0:
             raise ValueError(f"gripper_margin must be in [0, 10), got {self.gripper_margin}")
 
@@ -202,12 +215,13 @@ def arrived(history: Sequence[float], config: MPCConfig) -> bool:
     """The advance rule (module docstring) on the distances to the current sub-goal so far (first = its start);
     the step limit is checked by the caller."""
     h = list(history)
-    if h[-1] < config.advance_ratio * h[0]:
-        return True
-    k = config.stall_steps
-    if k > 0 and len(h) > k:
-        return min(h[-k:]) > (1.0 - config.min_progress) * min(h[:-k])
-    return False
+    return h[-1] < config.advance_ratio * h[0] or stalled(h, config)
+
+
+def stalled(history: Sequence[float], config: MPCConfig) -> bool:
+    """The stall rule: the last ``stall_steps`` distances set no new low ``min_progress`` below the ones before."""
+    h, k = list(history), config.stall_steps
+    return k > 0 and len(h) > k and min(h[-k:]) > (1.0 - config.min_progress) * min(h[:-k])
 
 
 def advance_points(distances: NDArray[np.floating], config: MPCConfig) -> list[int]:
@@ -303,7 +317,7 @@ class MPCAgent:
         self._goal_shape: tuple[int, ...] = next(iter(shapes))
         self.goals = {view: self._encode(np.stack([goal[view] for goal in chain])) for view in self.config.views}
         self.num_goals = len(chain)
-        self.subgoal, self.steps_on_subgoal = 0, 0
+        self.subgoal, self.steps_on_subgoal, self.retried = 0, 0, 0
         self.history: list[float] = []
         self.previous: Plan | None = None
         self.generator = torch.Generator().manual_seed(self.config.seed)
@@ -361,8 +375,8 @@ class MPCAgent:
                 plan = Plan(held, cost, plan.costs, plan.evaluations + 1)
         return plan
 
-    def _next_subgoal(self, z: Latents) -> None:
-        self.subgoal += 1
+    def _next_subgoal(self, z: Latents, index: int | None = None) -> None:
+        self.subgoal = self.subgoal + 1 if index is None else index
         self.steps_on_subgoal = 1
         self.previous = None
         self.history = [self.distance(z, self.subgoal)]
@@ -375,11 +389,20 @@ class MPCAgent:
         """Move on to the next sub-goal when the rule of the module docstring says so; returns the distance of
         ``z`` to the (possibly new) current goal."""
         self.history.append(self.distance(z, self.subgoal))
+        cfg = self.config
         last = self.subgoal == self.num_goals - 1
-        if not last and (
-            arrived(self.history, self.config) or self.steps_on_subgoal >= self.config.max_steps_per_subgoal
-        ):
+        if not last and (arrived(self.history, cfg) or self.steps_on_subgoal >= cfg.max_steps_per_subgoal):
             self._next_subgoal(z)
+        elif (
+            last
+            and cfg.retry_from is not None
+            and cfg.retry_from < self.subgoal
+            and self.retried < cfg.retries
+            and self.history[-1] >= cfg.advance_ratio * self.history[0]
+            and stalled(self.history, cfg)
+        ):
+            self.retried += 1
+            self._next_subgoal(z, cfg.retry_from)
         else:
             self.steps_on_subgoal += 1
         return self.history[-1]

@@ -312,3 +312,38 @@ def test_plan_arrival_moves_on_when_the_best_plan_gets_no_closer(encoder, cost, 
     for _ in range(3):
         agent.act(frame, np.zeros(7))
     assert [log.subgoal for log in agent.log] == expected
+
+
+@pytest.mark.parametrize(
+    ("last", "expected"),
+    [
+        # the last goal stalls far from arrival: back to sub-goal 1, once (retries=1), then it stays
+        ([0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8], [0, 1, 2, 2, 2, 1, 2, 2, 2, 2]),
+        # the last goal is reached (below half its start): no stall short of arrival, no retry
+        ([0.4, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3], [0, 1, 2, 2, 2, 2, 2, 2, 2, 2]),
+    ],
+)
+def test_the_chain_goes_back_when_the_last_goal_stalls_short_of_arrival(encoder, last, expected):
+    """Distances are scripted per sub-goal: 0 and 1 are reached at once (below half their start), the last one
+    follows ``last`` (start 1.0)."""
+
+    class Constant:
+        views = ("exterior",)
+        device = torch.device("cpu")
+        actions_are_commands = False
+
+        def energy(self, z, state, goal, weights):
+            return lambda a: torch.ones(len(a))
+
+    config = MPCConfig(advance_ratio=0.5, stall_steps=2, retry_from=1, retries=1)
+    agent = MPCAgent(encoder, Constant(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
+    rng = np.random.default_rng(0)
+    agent.reset([rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(3)])
+    script = {0: iter([1.0, 0.1]), 1: iter([1.0, 0.1, 1.0, 0.1]), 2: iter([1.0, *last, 1.0, *last])}
+    agent.distance = lambda z, index: next(script[index])
+    frame = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    for _ in range(len(expected)):
+        agent.act(frame, np.zeros(7))
+    assert [log.subgoal for log in agent.log] == expected
+    with pytest.raises(ValueError, match="retry_from needs"):
+        MPCConfig(retry_from=1)  # without the stall rule

@@ -71,6 +71,13 @@ class AgentArgs:
     plan_arrival: bool = False
     """also next sub-goal when the best plan found gets the distance down by less than 10% (the planner sees no
     way closer)"""
+    retry_from: int = -1
+    """-1: off; i >= 0: when the last goal stalls short of arrival (the stall rule fires while the distance is
+    above the advance ratio of its start: e.g. a grasp that closed beside the object lifts an empty gripper), go
+    back to sub-goal i (for --goal-chain grasp, 1 = just over the object, gripper open) and through the chain
+    again; needs --stall-steps"""
+    retries: int = 1
+    """how many times per episode --retry-from may go back"""
     gripper_snap: float = 0.0
     """0: continuous gripper changes (the paper); s > 0: a planned change of at least s is executed as a full
     close or open, a smaller one as none. The simulator (simmpc) scores the snapped action; the learned predictor
@@ -100,6 +107,8 @@ class AgentArgs:
             max_steps_per_subgoal=self.max_steps_per_subgoal,
             gripper_snap=self.gripper_snap if self.gripper_snap != 0 else None,
             gripper_margin=self.gripper_margin,
+            retry_from=self.retry_from if self.retry_from >= 0 else None,
+            retries=self.retries,
             plan_arrival=self.plan_arrival,
             precision=self.precision,
             seed=seed,
@@ -113,6 +122,8 @@ class AgentArgs:
         if self.plan_arrival:
             rule.append("when the best plan gets no closer")
         rule.append(f"after {self.max_steps_per_subgoal} steps")
+        if self.retry_from >= 0:
+            rule.append(f"back to sub-goal {self.retry_from} when the last stalls ({self.retries}x at most)")
         gripper = f"snapped at {self.gripper_snap:g}" if self.gripper_snap else "continuous"
         if self.gripper_margin:
             gripper += f", changed only when it lowers the energy by {self.gripper_margin:.0%}"
@@ -132,4 +143,5 @@ class AgentArgs:
             # recorded only when on, so evaluations from before this option still resume
             **({"plan_arrival": True} if config.plan_arrival else {}),
             **({"gripper_margin": config.gripper_margin} if config.gripper_margin else {}),
+            **({"retry_from": config.retry_from, "retries": config.retries} if config.retry_from is not None else {}),
         }
