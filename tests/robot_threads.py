@@ -31,16 +31,18 @@ def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
 
 
 @contextmanager
-def served_reach_sim(max_episode_steps: int, start_timeout: float) -> Iterator[str]:
-    """A ``SimDriver`` (reach, cup, 64 px) served on a free loopback port from a thread; yields its endpoint."""
-    from agents.drivers.remote import serve
+def served_reach_sim(max_episode_steps: int, start_timeout: float, wrist_camera: bool = False) -> Iterator[str]:
+    """A ``SimDriver`` (reach, cup, 64 px; with ``wrist_camera``, its wrist camera too) served on a free loopback
+    port from a thread; yields its endpoint."""
+    from agents.drivers.robot_server import serve
     from agents.drivers.sim import SimDriver
 
     ready: queue.Queue[str] = queue.Queue()
     stop = threading.Event()
 
     def run() -> None:  # the driver is made in the serving thread (its GL context lives there)
-        sim = SimDriver.make("JepaSim/FrankaReach-v0", "cup", image_size=64, max_episode_steps=max_episode_steps)
+        sim = SimDriver.make("JepaSim/FrankaReach-v0", "cup", image_size=64, max_episode_steps=max_episode_steps,
+                             wrist_camera=wrist_camera)  # fmt: skip
         try:
             serve(sim, "tcp://127.0.0.1:*", stop=stop, on_ready=ready.put)
         finally:

@@ -240,8 +240,9 @@ def test_deploy_refuses_what_cannot_work(models: list[str], goal: Path, tmp_path
     with pytest.raises(SystemExit, match="the franky driver has no wrist camera: pass --wrist-camera opencv:N or twin"):
         main(["deploy", "--driver", "franky", "--robot-ip", "127.0.0.1", "--goal", str(goal), "--wrist-camera",
               "driver", *models])  # fmt: skip
-    with pytest.raises(SystemExit, match=r"the robot server sends no wrist images \(not supported\)"):
-        main(["deploy", "--driver", "remote", "--goal", str(goal), "--wrist-camera", "driver", *models])
+    with pytest.raises(SystemExit, match=r"takes the wrist images the robot server sends .* \(--camera auto\)"):
+        main(["deploy", "--driver", "remote", "--goal", str(goal), "--camera", "opencv:0", "--wrist-camera", "driver",
+              *models])  # fmt: skip
     with pytest.raises(SystemExit, match="simulator's own wrist camera"):
         main(["deploy", "--driver", "sim", "--wrist-camera", "twin", *models])
 
@@ -305,6 +306,28 @@ def test_deploy_through_a_served_simulator_ends_cleanly_when_its_episode_ends(
         assert "done: 2 steps sent" in out
 
 
+def test_deploy_through_a_robot_server_observes_the_wrist_view_it_sends(
+    two_view: list[str], goal: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A served simulator with its wrist camera sends both views; a server without one is a clear error."""
+    from robot_threads import served_reach_sim
+
+    pytest.importorskip("zmq", reason="pyzmq is not installed")
+    args = ["--driver", "remote", "--goal", str(goal), "--wrist-goal", str(goal), "--wrist-camera", "auto",
+            "--max-steps", "2", "--precision", "fp32", *two_view]  # fmt: skip
+    with served_reach_sim(max_episode_steps=5, start_timeout=120, wrist_camera=True) as endpoint:
+        assert main(["deploy", "--address", endpoint, *args]) == 0  # --wrist-camera auto: the server's
+        out = capsys.readouterr().out
+        for expected in ("wrist camera: driver (observed); the predictor observes exterior, wrist",
+                         "wrist frame: (64, 64, 3) uint8", "done: 2 steps sent"):  # fmt: skip
+            assert expected in out, (expected, out[-3000:])
+    with served_reach_sim(max_episode_steps=5, start_timeout=120) as endpoint:
+        assert main(["deploy", "--address", endpoint, *args]) == 1
+        out = capsys.readouterr().out
+        assert "the robot server sends no wrist images: start it with --wrist-camera" in out, out[-3000:]
+        assert " executed [" not in out  # refused at the start-up check, before any action
+
+
 def test_robot_server_errors_are_its_own_and_clear(tmp_path: Path) -> None:
     from jepa_sim.cli.deploy_cmd import DeployArgs
     from jepa_sim.cli.robot_server_cmd import RobotServerArgs
@@ -317,6 +340,8 @@ def test_robot_server_errors_are_its_own_and_clear(tmp_path: Path) -> None:
         main(["robot-server", "--driver", "franky"])
     with pytest.raises(SystemExit, match=r"^jepa-sim robot-server: unknown camera 'webcam'"):
         main(["robot-server", "--driver", "franky", "--robot-ip", "127.0.0.1", "--camera", "webcam"])
+    with pytest.raises(SystemExit, match=r"^jepa-sim robot-server: the franky driver has no wrist camera to serve"):
+        main(["robot-server", "--driver", "franky", "--robot-ip", "127.0.0.1", "--wrist-camera"])
     pytest.importorskip("franky", reason="franky-control is not installed")
     from test_franky import _free_loopback_address
 

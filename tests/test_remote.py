@@ -20,7 +20,9 @@ from numpy.typing import NDArray
 from robot_threads import in_thread, kill, served_reach_sim, wait_for_line
 
 from agents.drivers.base import Observation, RobotConnectionError, RobotDriver, RobotMotionError
-from agents.drivers.remote import ProtocolError, RemoteDriver, decode, encode, serve
+from agents.drivers.remote import RemoteDriver
+from agents.drivers.robot_server import serve
+from agents.drivers.wire import ProtocolError, decode, encode
 from agents.safety import SafetyLimits, UnsafeActionError, clamp_action
 
 pytest.importorskip("zmq", reason="pyzmq is not installed")
@@ -32,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVER = """
 import sys, time
 import envs
-from agents.drivers.remote import serve
+from agents.drivers.robot_server import serve
 from agents.drivers.sim import SimDriver
 
 class SlowSim(SimDriver):
@@ -74,6 +76,9 @@ def test_messages_round_trip_arrays_and_observations() -> None:
     assert out["b"] == [1, 2.5, True] and out["n"] is None
     assert isinstance(out["obs"], Observation) and out["obs"].extras == {} and out["obs"].time == 1.5
     np.testing.assert_array_equal(out["obs"].image, obs.image)
+    assert out["obs"].wrist_image is None
+    wrist = Observation(obs.image, obs.state, 2.0, wrist_image=255 - obs.image)  # DROID's second view travels too
+    np.testing.assert_array_equal(decode(encode(wrist)).wrist_image, 255 - obs.image)
     with pytest.raises(ProtocolError):
         decode([b"{not json"])
     with pytest.raises(ProtocolError, match="bad array reference"):

@@ -1,19 +1,10 @@
 """The robot on another machine: a small robot server and its client over ZeroMQ (DROID's split: the policy
 workstation plans, the robot PC runs the driver).
 
-* Robot PC: :func:`serve` answers requests for one :class:`~agents.drivers.base.RobotDriver` (e.g. a connected
-  :class:`~agents.drivers.franky.FrankyDriver`) on a ZeroMQ ROUTER socket. Requests run one at a time, in order,
-  in the thread that called :func:`serve` (the driver's own thread), except ``stop``: an I/O thread answers it
-  at once by calling the driver's ``stop()``, also while another request is moving the robot (franky's
-  ``robot.stop()`` ends a running motion, which then reports its error to its own request).
-* Workstation: :class:`RemoteDriver` is a ``RobotDriver`` whose methods are requests to that server.
-
-Wire format: a multipart message, first a UTF-8 JSON frame, then one raw frame per numpy array (the JSON holds
-``{"__nd__": i, "dtype": ..., "shape": ...}`` in its place). Requests are ``{"method": name, "args": [...]}``;
-replies ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": class name, "message": ...}``; for a driver
-that knows when its episode ends (the simulator's ``done`` and ``success``), replies also carry
-``"episode": {"done": ..., "success": ...}``. Observations travel without their ``extras`` (the simulator's
-privileged state stays on the server). Clients are REQ sockets (the ROUTER keeps their envelopes).
+* Robot PC: :func:`agents.drivers.robot_server.serve` answers requests for one driver (e.g. a connected
+  :class:`~agents.drivers.franky.FrankyDriver`) on a ZeroMQ ROUTER socket.
+* Workstation: :class:`RemoteDriver` (this module) is a ``RobotDriver`` whose methods are requests to that
+  server. Both speak :mod:`agents.drivers.wire`.
 
 Safety: the client clamps every action with the server's limits (fetched on :meth:`RemoteDriver.connect`) and
 the server's driver clamps it again against the robot's freshly measured state, so nothing reaches the robot
@@ -41,24 +32,25 @@ server's message.
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.drivers.base import (
-    Observation,
-    RobotConnectionError,
-    RobotDriver,
-    RobotDriverError,
-    RobotMotionError,
+from agents.drivers.base import Observation, RobotConnectionError, RobotDriver, RobotDriverError
+from agents.drivers.wire import (
+    DEFAULT_HEARTBEAT,
+    ERRORS,
+    MOVING,
+    ProtocolError,
+    decode,
+    encode,
+    set_heartbeats,
+    zmq_module,
 )
-from agents.safety import SafetyLimits, SafetyResult, UnsafeActionError
+from agents.safety import SafetyLimits, SafetyResult
 
 log = logging.getLogger(__name__)
 
@@ -67,256 +59,11 @@ DEFAULT_TIMEOUT = 5.0
 DEFAULT_MOTION_TIMEOUT = 60.0
 """seconds a moving request (reset, home, send_action) may take when the server's driver does not say how long
 it may take (no ``max_seconds`` or ``motion_timeout`` in its features)"""
-DEFAULT_HEARTBEAT = 1.0
-"""seconds between ZeroMQ heartbeats; a peer silent for 3 of them counts as gone"""
-
-METHODS = ("ping", "features", "reset", "home", "stop", "get_observation", "get_state", "joint_positions",
-           "goal_images", "clamp_reference", "send_action")  # fmt: skip
-"""what a client may ask the server (the robot's connection itself is the server's business)"""
-MOVING = frozenset({"reset", "home", "send_action"})
-CONTROL = frozenset({"stop"})
-"""requests the server answers at once, also while another request runs"""
 LEGS = {"send_action": 2, "home": 3, "reset": 3}
 """motion legs of each moving request (arm and gripper; joints, Cartesian and gripper), each up to the server
 driver's ``motion_timeout``: the client's estimate when the driver reports no ``max_seconds``"""
 
-_ERROR_CLASSES: tuple[type[Exception], ...] = (
-    UnsafeActionError,
-    RobotConnectionError,
-    RobotMotionError,
-    RobotDriverError,
-    ValueError,
-    RuntimeError,
-    NotImplementedError,
-    TypeError,
-)
-_ERRORS: dict[str, type[Exception]] = {cls.__name__: cls for cls in _ERROR_CLASSES}
-"""errors of the robot-side driver that the client raises as the same class"""
 
-
-class ProtocolError(RobotDriverError):
-    """A message that does not follow the wire format."""
-
-
-def _zmq() -> Any:
-    try:
-        import zmq
-    except ImportError as exc:  # pragma: no cover - pyzmq ships with the dev and notebook extras
-        raise ImportError("the remote robot driver needs pyzmq: pip install pyzmq") from exc
-    return zmq
-
-
-# ---- wire format ------------------------------------------------------------------------------------------
-def encode(obj: Any) -> list[bytes]:
-    """``obj`` (JSON types, numpy arrays and scalars, tuples, :class:`Observation`) as multipart frames."""
-    buffers: list[bytes] = []
-
-    def walk(x: Any) -> Any:
-        if isinstance(x, np.ndarray):
-            buffers.append(np.ascontiguousarray(x).tobytes())
-            return {"__nd__": len(buffers) - 1, "dtype": x.dtype.str, "shape": list(x.shape)}
-        if isinstance(x, Observation):
-            return {"__obs__": {"image": walk(x.image), "state": walk(x.state), "time": float(x.time)}}
-        if isinstance(x, np.generic):
-            return x.item()
-        if isinstance(x, dict):
-            return {str(k): walk(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return [walk(v) for v in x]
-        return x
-
-    header = json.dumps(walk(obj), allow_nan=False).encode()
-    return [header, *buffers]
-
-
-def decode(frames: list[bytes]) -> Any:
-    """The inverse of :func:`encode`; :class:`ProtocolError` for anything malformed."""
-    if not frames:
-        raise ProtocolError("empty message")
-
-    def hook(d: dict[str, Any]) -> Any:
-        if "__nd__" in d:
-            index, dtype, shape = d["__nd__"], np.dtype(d["dtype"]), tuple(d["shape"])
-            if dtype.hasobject or not 0 <= index < len(frames) - 1:
-                raise ProtocolError(f"bad array reference {d}")
-            return np.frombuffer(frames[index + 1], dtype=dtype).reshape(shape).copy()
-        if "__obs__" in d:
-            o = d["__obs__"]
-            return Observation(np.asarray(o["image"], np.uint8), np.asarray(o["state"], np.float64), float(o["time"]))
-        return d
-
-    try:
-        return json.loads(frames[0].decode(), object_hook=hook)
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-        if isinstance(exc, ProtocolError):
-            raise
-        raise ProtocolError(f"malformed message: {type(exc).__name__}: {exc}") from exc
-
-
-# ---- the robot side ---------------------------------------------------------------------------------------
-def _episode(driver: RobotDriver) -> dict[str, bool] | None:
-    """The driver's ``done`` and ``success`` when it knows them (the simulator), else None."""
-    done, success = getattr(driver, "done", None), getattr(driver, "success", None)
-    if isinstance(done, bool | np.bool_) and isinstance(success, bool | np.bool_):
-        return {"done": bool(done), "success": bool(success)}
-    return None
-
-
-def handle(driver: RobotDriver, frames: list[bytes]) -> list[bytes]:
-    """Answer one request for ``driver`` (the reply frames); errors become error replies, never exceptions."""
-    try:
-        request = decode(frames)
-        if not isinstance(request, dict) or request.get("method") not in METHODS:
-            method = request.get("method") if isinstance(request, dict) else None
-            raise ProtocolError(f"unknown request {method!r}; the server answers {', '.join(METHODS)}")
-        method, args = str(request["method"]), list(request.get("args", []))
-        result: Any
-        if method == "ping":
-            result = {"time": time.time()}
-        elif method == "clamp_reference":  # the state the robot's driver clamps against (sim: gripper command)
-            result = driver._clamp_reference()
-        elif method == "send_action":
-            executed = driver.send_action(np.asarray(args[0], np.float64))
-            safety = driver.last_safety
-            result = {"executed": executed, "clamped": bool(safety is not None and safety.clamped),
-                      "reasons": list(safety.reasons) if safety is not None else []}  # fmt: skip
-        else:
-            result = getattr(driver, method)(*args)
-        reply: dict[str, Any] = {"ok": True, "result": result}
-        episode = _episode(driver)
-        if episode is not None:
-            reply["episode"] = episode
-        return encode(reply)
-    except Exception as exc:  # reported to the client, which raises it; the server keeps serving
-        log.warning("robot server: %s failed: %s: %s", frames[:1], type(exc).__name__, exc)
-        return encode({"ok": False, "error": type(exc).__name__, "message": str(exc)})
-
-
-def _split(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
-    """A ROUTER message's envelope (routing frames up to and including the empty delimiter) and its body."""
-    for i, frame in enumerate(frames):
-        if not frame:
-            return frames[: i + 1], frames[i + 1 :]
-    raise ProtocolError("a message without an envelope delimiter (clients must use REQ sockets)")
-
-
-def _method_of(body: list[bytes]) -> Any:
-    """The request's method name, read without decoding its arrays (None when unreadable)."""
-    try:
-        request = json.loads(body[0]) if body else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return request.get("method") if isinstance(request, dict) else None
-
-
-class _Router:
-    """The server's I/O thread: owns the ROUTER socket, answers ``stop`` at once, and relays every other
-    request to the serving thread (over an inproc pair) and its reply back."""
-
-    def __init__(self, zmq: Any, driver: RobotDriver, frontend: Any, relay: Any, poll_interval: float) -> None:
-        self.zmq, self.driver, self.frontend, self.relay = zmq, driver, frontend, relay
-        self.poll_ms = max(1, int(poll_interval * 1000))
-        self.closing = threading.Event()
-        self.answered = 0
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="robot-server-io", daemon=True)
-
-    def _run(self) -> None:
-        zmq = self.zmq
-        poller = zmq.Poller()
-        poller.register(self.frontend, zmq.POLLIN)
-        poller.register(self.relay, zmq.POLLIN)
-        try:
-            while not self.closing.is_set():
-                events = dict(poller.poll(self.poll_ms))
-                if self.relay in events:  # a reply from the serving thread
-                    self.frontend.send_multipart(self.relay.recv_multipart())
-                if self.frontend in events:
-                    frames = self.frontend.recv_multipart()
-                    try:
-                        envelope, body = _split(frames)
-                    except ProtocolError as exc:
-                        log.warning("robot server: dropped a message: %s", exc)
-                        continue
-                    if _method_of(body) in CONTROL:  # now, even while another request moves the robot
-                        self.frontend.send_multipart([*envelope, *handle(self.driver, body)])
-                        self.answered += 1
-                    else:
-                        self.relay.send_multipart(frames)
-        except BaseException as exc:  # reported by the serving thread, which then ends serve()
-            log.exception("robot server: the I/O thread failed")
-            self.error = exc
-
-
-def serve(
-    driver: RobotDriver,
-    address: str,
-    *,
-    stop: threading.Event | None = None,
-    on_ready: Callable[[str], None] | None = None,
-    poll_interval: float = 0.1,
-    heartbeat: float = DEFAULT_HEARTBEAT,
-) -> int:
-    """Serve ``driver`` on ``address`` (e.g. ``tcp://127.0.0.1:5555``; ``tcp://127.0.0.1:*`` picks a free port)
-    until ``stop`` is set or the process is interrupted; returns the number of requests answered.
-
-    Requests run in the calling thread, one at a time, except ``stop``, which an I/O thread answers at once
-    (calling ``driver.stop()`` while another request may still run in the calling thread). ``on_ready`` is
-    called with the bound endpoint (the port resolved) once requests are accepted. The driver is neither
-    connected nor closed here: the caller owns it.
-
-    Nothing authenticates a client: anyone who can reach ``address`` can move the robot. Bind to loopback, or
-    to an interface on an isolated robot network.
-    """
-    zmq = _zmq()
-    context = zmq.Context()
-    frontend = context.socket(zmq.ROUTER)
-    work, relay = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
-    for socket in (frontend, work, relay):
-        socket.linger = 0
-    _heartbeats(zmq, frontend, heartbeat)
-    router = _Router(zmq, driver, frontend, relay, poll_interval)
-    served = 0
-    try:
-        frontend.bind(address)
-        pipe = f"inproc://robot-server-{id(router):x}"
-        work.bind(pipe)
-        relay.connect(pipe)
-        endpoint = frontend.getsockopt_string(zmq.LAST_ENDPOINT)
-        router.thread.start()
-        log.info("robot server: serving %s on %s", type(driver).__name__, endpoint)
-        if on_ready is not None:
-            on_ready(endpoint)
-        while stop is None or not stop.is_set():
-            if router.error is not None:
-                raise RuntimeError(f"the robot server's I/O thread failed: {router.error!r}") from router.error
-            if not work.poll(router.poll_ms, zmq.POLLIN):
-                continue
-            envelope, body = _split(work.recv_multipart())
-            work.send_multipart([*envelope, *handle(driver, body)])
-            served += 1
-    finally:
-        router.closing.set()
-        if router.thread.is_alive():
-            router.thread.join(timeout=max(5.0, 10 * poll_interval))
-        if router.thread.is_alive():  # stuck in driver.stop(): leave its sockets (and the context) alone
-            log.error("robot server: the I/O thread did not end; leaving its sockets open")
-            work.close(linger=0)
-        else:
-            for socket in (frontend, work, relay):
-                socket.close(linger=0)
-            context.term()
-    return served + router.answered
-
-
-def _heartbeats(zmq: Any, socket: Any, heartbeat: float) -> None:
-    if heartbeat > 0:
-        socket.setsockopt(zmq.HEARTBEAT_IVL, int(heartbeat * 1000))
-        socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, int(3 * heartbeat * 1000))
-        socket.setsockopt(zmq.HEARTBEAT_TTL, int(3 * heartbeat * 1000))
-
-
-# ---- the workstation side ---------------------------------------------------------------------------------
 def moving_timeouts(features: dict[str, Any], margin: float) -> dict[str, float]:
     """Seconds a client waits for each moving request to a server whose driver has ``features``: the longest
     the driver may take before it stops the robot and reports (``max_seconds``; else ``motion_timeout`` times
@@ -395,7 +142,7 @@ class RemoteDriver(RobotDriver):
         """
         if self.connected:
             raise RuntimeError(f"already connected to {self.address}; disconnect first")
-        zmq = _zmq()
+        zmq = zmq_module()
         context = zmq.Context()
         try:
             self._socket, self._monitor, self._poller = self._open(context)
@@ -416,10 +163,10 @@ class RemoteDriver(RobotDriver):
 
     def _open(self, context: Any) -> tuple[Any, Any, Any]:
         """A REQ socket connected to the server, its monitor and a poller for both."""
-        zmq = _zmq()
+        zmq = zmq_module()
         socket = context.socket(zmq.REQ)
         socket.linger = 0
-        _heartbeats(zmq, socket, self.heartbeat)
+        set_heartbeats(zmq, socket, self.heartbeat)
         monitor = socket.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
         try:
             socket.connect(self.address)
@@ -478,7 +225,7 @@ class RemoteDriver(RobotDriver):
         """Send ``stop`` on a fresh socket of its own and wait up to ``timeout`` for the answer (for when the
         link's socket is busy waiting for another reply); returns what happened, in words. Never raises
         (except on interrupt)."""
-        zmq = _zmq()
+        zmq = zmq_module()
         context = zmq.Context()
         socket = context.socket(zmq.REQ)
         socket.linger = 0
@@ -504,7 +251,7 @@ class RemoteDriver(RobotDriver):
             raise RobotConnectionError(
                 f"not connected to the robot server at {self.address} (connect first, or again after a lost link)"
             )
-        zmq = _zmq()
+        zmq = zmq_module()
         limit = timeout if timeout is not None else self.request_timeout(method)
         try:
             self._socket.send_multipart(encode({"method": method, "args": list(args)}), flags=zmq.NOBLOCK)
@@ -543,7 +290,7 @@ class RemoteDriver(RobotDriver):
         if reply["ok"]:
             return reply.get("result")
         name, message = str(reply.get("error")), str(reply.get("message"))
-        cls = _ERRORS.get(name)
+        cls = ERRORS.get(name)
         if cls is None:
             raise RobotDriverError(f"the robot server failed {method}: {name}: {message}")
         raise cls(f"robot server: {message}")
@@ -551,7 +298,7 @@ class RemoteDriver(RobotDriver):
     def _wait(self, method: str, limit: float) -> list[bytes]:
         """The reply frames; :class:`_NoReply` after ``limit`` s; RobotConnectionError (link dropped) when the
         connection goes away."""
-        zmq = _zmq()
+        zmq = zmq_module()
         from zmq.utils.monitor import recv_monitor_message
 
         deadline = time.monotonic() + limit
@@ -610,6 +357,12 @@ class RemoteDriver(RobotDriver):
 
     def goal_images(self) -> list[NDArray[np.uint8]]:
         return [np.asarray(image, np.uint8) for image in self._call("goal_images")]
+
+    def goal_views(self) -> list[dict[str, NDArray[np.uint8]]]:
+        """The server driver's goal chain with every view it renders (a served simulator with a wrist camera:
+        the exterior and the wrist image of each (sub)goal)."""
+        return [{str(view): np.asarray(image, np.uint8) for view, image in goal.items()}
+                for goal in self._call("goal_views")]  # fmt: skip
 
     def _clamp_reference(self) -> NDArray[np.float64]:
         """The server driver's own clamp reference, so that both clamps agree."""

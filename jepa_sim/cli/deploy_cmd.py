@@ -61,11 +61,11 @@ class DeployArgs(PlannerArgs, AgentArgs, RobotArgs):
     Wrist camera (--wrist-camera, DROID's second view): the agent observes the views its predictor was trained
     on. A two-view predictor (exterior and wrist) needs a wrist camera and the wrist camera's goal images, one
     per exterior goal (--wrist-goal, --wrist-subgoals; with --driver sim and no --goal the simulator renders both
-    views of its goals). The wrist camera is `driver` (the simulator's, --driver sim), `opencv:N` (a camera on
-    this machine), or `twin` (the digital twin seen from the simulated wrist camera); `auto`: driver for sim,
-    twin for franky, none for a one-view predictor. The robot server sends no wrist images: with --driver
-    remote use opencv:N or twin. With a one-view predictor a wrist camera is not planned with, only shown and
-    recorded (--record stores `wrist_frames`, for `jepa-sim encode --views exterior,wrist`).
+    views of its goals). The wrist camera is `driver` (the simulator's, --driver sim; or the one the robot server
+    sends, --driver remote, from a server started with --wrist-camera), `opencv:N` (a camera on this machine),
+    or `twin` (the digital twin seen from the simulated wrist camera); `auto`: driver for sim and remote, twin
+    for franky, none for a one-view predictor. With a one-view predictor a wrist camera is not planned with,
+    only shown and recorded (--record stores `wrist_frames`, for `jepa-sim encode --views exterior,wrist`).
 
     Examples:
       jepa-sim deploy --driver franky --robot-ip 172.16.0.2 --goal goal.png --dry-run
@@ -125,9 +125,10 @@ def _check_wrist_flags(args: DeployArgs) -> None:
         raise fail("--driver sim observes through the simulator's own wrist camera (--wrist-camera driver)")
     if kind == "franky" and spec == "driver":
         raise fail("the franky driver has no wrist camera: pass --wrist-camera opencv:N or twin")
-    if kind == "remote" and spec == "driver":
-        raise fail("the robot server sends no wrist images (not supported): pass --wrist-camera opencv:N (a camera "
-                   "on this machine) or twin")  # fmt: skip
+    if kind == "remote" and spec == "driver" and args.camera not in ("auto", "driver"):
+        raise fail("--wrist-camera driver takes the wrist images the robot server sends with its observations; "
+                   "take the exterior images from it too (--camera auto), or pass --wrist-camera opencv:N or "
+                   "twin")  # fmt: skip
     exterior, wrist = _goal_files(args)
     if wrist and args.goal is None:
         raise fail("--wrist-goal and --wrist-subgoals are the wrist camera's images of --goal and --subgoals; "
@@ -144,11 +145,11 @@ def _wrist_for(args: DeployArgs, views: tuple[str, ...]) -> str:
     """The wrist camera to use for a predictor observing ``views``: none, driver, twin or opencv:N."""
     spec, needs = args.wrist_camera, WRIST in views
     if spec == "auto":
-        spec = "none" if not needs else {"sim": "driver", "franky": "twin"}.get(args.driver, "none")
+        spec = "none" if not needs else {"sim": "driver", "franky": "twin", "remote": "driver"}.get(args.driver, "none")
     if needs and spec == "none":
         hint = "driver (or auto)" if args.driver == "sim" else "opencv:N (a camera on the hand) or twin"
         if args.driver == "remote":
-            hint += "; the robot server sends no wrist images"
+            hint = "driver (the robot server's, started with --wrist-camera), opencv:N or twin"
         raise fail(f"the predictor observes {' and '.join(views)}: pass --wrist-camera {hint}")
     if not needs and _goal_files(args)[1]:
         raise fail(f"the predictor observes {' and '.join(views)} only: --wrist-goal and --wrist-subgoals are not "
@@ -291,7 +292,7 @@ def run(args: DeployArgs) -> int:
         if obs.image.shape != exterior_goal.shape:
             raise ValueError(f"the camera gives {obs.image.shape} frames but the goal images are {exterior_goal.shape}")
         if wrist != "none":
-            _check_wrist_frame(obs, goals)
+            _check_wrist_frame(obs, goals, args.driver)
         if args.confirm and not args.dry_run:
             input("press Enter to start, Ctrl-C to abort: ")
         agent.reset(goals)
@@ -358,9 +359,12 @@ def run(args: DeployArgs) -> int:
     return status
 
 
-def _check_wrist_frame(obs: Observation, goals: list[dict[str, NDArray[np.uint8]]]) -> None:
+def _check_wrist_frame(obs: Observation, goals: list[dict[str, NDArray[np.uint8]]], driver: str) -> None:
     """Print the wrist frame of the start-up check; a ValueError when it or the wrist goals do not fit."""
     frame = obs.wrist_image
+    if frame is None and driver == "remote":
+        raise ValueError("the robot server sends no wrist images: start it with --wrist-camera (its driver must "
+                         "have a wrist camera), or pass --wrist-camera opencv:N or twin here")  # fmt: skip
     if frame is None:
         raise ValueError("the wrist camera gave no frame")
     wrist_goals = [g[WRIST] for g in goals if WRIST in g]

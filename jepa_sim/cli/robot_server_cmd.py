@@ -23,6 +23,7 @@ class RobotServerArgs(RobotArgs):
     Examples:
       jepa-sim robot-server --driver franky --robot-ip 172.16.0.2 --camera opencv:0 --address tcp://10.0.0.1:5555
       jepa-sim robot-server --driver sim
+      jepa-sim robot-server --driver sim --wrist-camera      # both views, for a two-view predictor
     """
 
     driver: Literal["franky", "sim"] = "franky"
@@ -31,19 +32,25 @@ class RobotServerArgs(RobotArgs):
     robot, so bind a public interface (e.g. tcp://0.0.0.0:5555) only on an isolated robot network"""
     camera: str = "auto"
     """auto (sim: the simulator's; franky: twin), twin, opencv:N, or none"""
+    wrist_camera: bool = False
+    """--driver sim: render the simulator's wrist camera too and send it with every observation and goal image,
+    for a two-view predictor on the workstation (`jepa-sim deploy --driver remote --wrist-camera driver`)"""
 
 
 def serve_robot(args: RobotServerArgs) -> int:
     """``jepa-sim robot-server``."""
-    from agents.drivers.remote import serve
+    from agents.drivers.robot_server import serve
 
     command = "robot-server"
     try:
         import zmq
     except ImportError as exc:
         raise fail("the robot server needs pyzmq: pip install pyzmq", command) from exc
+    if args.wrist_camera and args.driver != "sim":
+        raise fail(f"the {args.driver} driver has no wrist camera to serve (--wrist-camera is for --driver sim); give "
+                   "the workstation its own (jepa-sim deploy --wrist-camera opencv:N or twin)", command)  # fmt: skip
     try:
-        driver, camera, _ = make_driver(args.driver, args, args.camera, command=command)
+        driver, camera, _ = make_driver(args.driver, args, args.camera, command=command, wrist_camera=args.wrist_camera)
     except (ValueError, RuntimeError) as exc:  # a camera that cannot open (CameraError), a bad --env, ...
         raise fail(f"cannot set up the {args.driver} driver: {exc}", command) from exc
     connected = False
