@@ -22,12 +22,11 @@ import torch
 import envs  # noqa: F401  (registers the ids, picks the GL backend)
 from agents.drivers.base import Observation
 from agents.drivers.sim import SimDriver
-from agents.mpc import weighted_distance
+from agents.mpc import PredictorModel, weighted_distance
 from agents.policies import OracleAgent
 from envs.config import ControlConfig
 from envs.registration import ENV_IDS
 from jepa_sim.encoders import load_encoder
-from jepa_sim.planning.energy import LatentEnergy
 from jepa_sim.predictor.checkpoint import load_predictor
 
 GRASP_HEIGHT = 0.01  # the grasp pose's tool height above the object centre (envs.tasks.GRASP_Z_OFFSET)
@@ -67,6 +66,7 @@ def main() -> None:
     encoder = load_encoder("default", device="cpu")
     predictor, _ = load_predictor(args.predictor, encoder.id, torch.device("cpu"))
     cfg = predictor.config
+    model = PredictorModel(predictor)
     weights = {view: 1.0 / len(cfg.views) for view in cfg.views}
 
     def encode(images: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -85,10 +85,8 @@ def main() -> None:
             info = obs.extras["info"]
             rel = info["tool_pos"] - info["object_pos"]
             moves = candidates(float(rel[2]) - GRASP_HEIGHT)
-            z = encode(obs.views())
             state = torch.as_tensor(obs.state, dtype=torch.float32)
-            observed = predictor.observe(cfg.join_views(z)[None], torch.zeros(0, 7), state[None])
-            energy = LatentEnergy(predictor, observed, cfg.join_views(goal), weights)
+            energy = model.energy(encode(obs.views()), state, goal, weights)  # as the agent plans (fp32)
             plans = torch.tensor([[move, [0.0] * 7] for move in moves.values()], dtype=torch.float32)
             predicted = energy(plans).numpy()
             true = []

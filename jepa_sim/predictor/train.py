@@ -164,6 +164,8 @@ class PredictorTrainer:
         identity = ("config", "encoder", "data_spec", "train_episodes", "heldout_episodes")
         self.folder = RunFolder(self.out, self.run_info, identity)
         self.folder.check()
+        # a bad --init fails here, before minutes of token loading; its weights are used on a fresh start only
+        self.init_weights = None if config.init is None else self.initial_weights(config.init)
 
     def initial_weights(self, init: str) -> dict[str, torch.Tensor]:
         """The weights of predictor ``init`` to start from, checked against this run's predictor and encoder."""
@@ -221,8 +223,8 @@ class PredictorTrainer:
         optimizer = adamw(predictor, cfg.lr, cfg.weight_decay, no_decay=("_pos",))
         step, seconds = 0, 0.0
         state = self.folder.load_checkpoint(ctx.device)
-        if state is None and cfg.init is not None:
-            predictor.load_state_dict(self.initial_weights(cfg.init))
+        if state is None and self.init_weights is not None:
+            predictor.load_state_dict(self.init_weights)
         if state is not None:
             if state.get("encoder", {}).get("id") != self.encoder["id"]:
                 raise RunError(
