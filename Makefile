@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 ## The main job: the MPC agent (shipped encoder + predictor + CEM) on every task and object, beside the
-## scripted oracle: success table, bar plot and videos in runs/demo (about 4 minutes on 2 cores).
+## scripted oracle: success table, bar plot and videos in runs/demo (4-6 minutes on 2 cores).
 demo: $(STAMP)
 	$(BIN)/jepa-sim eval --methods mpc,oracle --tasks all --trials 3 --out runs/demo --overwrite
 
