@@ -62,18 +62,27 @@ def main() -> None:
     parser.add_argument("--objects", default="cup,box")
     parser.add_argument("--seeds", default="1000,1001,1002")
     parser.add_argument("--predictor", default="two-view", help="a two-view predictor (default: the shipped one)")
+    parser.add_argument(
+        "--view-weights",
+        default="",
+        help="weight of each view in the energy, as the agent's --view-weights (default: equal)",
+    )
     args = parser.parse_args()
     encoder = load_encoder("default", device="cpu")
     predictor, _ = load_predictor(args.predictor, encoder.id, torch.device("cpu"))
     cfg = predictor.config
     model = PredictorModel(predictor)
-    weights = {view: 1.0 / len(cfg.views) for view in cfg.views}
+    raw = [float(w) for w in args.view_weights.split(",")] if args.view_weights else [1.0] * len(cfg.views)
+    if len(raw) != len(cfg.views) or min(raw) < 0 or sum(raw) <= 0:
+        parser.error(f"--view-weights needs {len(cfg.views)} non-negative numbers, not all zero")
+    weights = {view: w / sum(raw) for view, w in zip(cfg.views, raw, strict=True)}
 
     def encode(images: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {view: encoder.encode(images[view][None])[0] for view in cfg.views}
 
     names = list(candidates(0.0))
-    print(f"distance to *around* after each move, predicted / true ({args.predictor}, views {', '.join(cfg.views)})")
+    views = ", ".join(f"{v} {w:.2f}" for v, w in weights.items())
+    print(f"distance to *around* after each move, predicted / true ({args.predictor}, view weights {views})")
     print("| object | seed | start offset (cm) | " + " | ".join(names) + " |")
     print("|---|---|---|" + "---|" * len(names))
     contrasts: dict[str, list[tuple[float, float]]] = {}

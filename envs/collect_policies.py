@@ -1,5 +1,5 @@
 """Policies that generate training data: a noisy expert that sometimes makes a mistake, random exploration
-near the object, and weighted mixes of these.
+near the object, an expert that hovers and probes around the object before it grasps, and weighted mixes of these.
 
 Human teleoperation data (DROID, the paper's training data) holds hesitations, misses and regrasps as well
 as clean demonstrations; a world model trained only on perfect demonstrations never sees what a missed
@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from envs.config import ControlConfig
 from envs.expert import ExpertConfig, ScriptedExpert
 from envs.rollout import Policy, RandomPolicy
+from envs.tasks import GRASP_Z_OFFSET
 from jepa_sim.geometry import wrap_angle
 
 Action = NDArray[np.float64]
@@ -60,6 +61,85 @@ class ExploreConfig:
     """probability per step of opening a closed gripper or closing an open one"""
     noise_std: float = 0.01
     """std of Gaussian noise on every translation (m)"""
+
+
+@dataclass(frozen=True)
+class HoverConfig:
+    """How the ``hover`` expert probes the space just above the object before it grasps."""
+
+    steps: tuple[int, int] = (6, 14)
+    """range of the number of hovering steps (inclusive)"""
+    lateral: float = 0.025
+    """hover targets are sampled up to this far (m) beside the grasp pose in x and y"""
+    height: float = 0.08
+    """and up to this high (m) above it"""
+    speed: tuple[float, float] = (0.005, 0.03)
+    """range of the step size (m) toward each hover target"""
+    yaw_jitter: float = 0.15
+    """hover targets turn up to this far (rad) from the grasp yaw"""
+    close_prob: float = 0.1
+    """probability per hovering step of closing the gripper (the expert opens it again afterwards)"""
+    noise_std: float = 0.002
+    """std of Gaussian noise on every translation (m)"""
+
+
+class Hoverer:
+    """The scripted expert that, when it first starts to descend onto the object, hovers for a few steps: short
+    moves of random size among random points 0-2.5 cm beside and 0-8 cm above the grasp pose, at a jittered yaw,
+    sometimes closing the gripper, before it carries on with the task. Near the object a 1 cm error decides a
+    grasp (the fingers have about 1 cm of clearance on the cup) and the expert alone never makes one: this data
+    shows the world model what small sideways moves there look like from both cameras, knocks included."""
+
+    def __init__(
+        self,
+        task: str,
+        object_name: str,
+        control: ControlConfig | None = None,
+        config: HoverConfig | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.control = control or ControlConfig()
+        self.config = config or HoverConfig()
+        self.rng = np.random.default_rng(seed)
+        expert_seed = int(self.rng.integers(2**31))
+        self.expert = ScriptedExpert(task, object_name, self.control, ExpertConfig(self.config.noise_std), expert_seed)
+        self.reset()
+
+    @property
+    def label(self) -> str:
+        return "hover"
+
+    def reset(self) -> None:
+        self.expert.reset()
+        low, high = self.config.steps
+        self._left = int(self.rng.integers(low, high + 1))
+        self._started = False
+        self._target: NDArray[np.float64] | None = None
+        self._speed = 0.0
+
+    def act(self, state: NDArray[np.float64], info: dict[str, Any]) -> Action:
+        action = self.expert.act(state, info)  # keeps the expert's phase (and grasp yaw) up to date
+        if self.expert.phase == "descend":
+            self._started = True
+        if not self._started or self._left <= 0:
+            return action
+        self._left -= 1
+        c, rng = self.config, self.rng
+        if self._target is None or np.linalg.norm(self._target[:3] - state[:3]) < 0.004 or rng.random() < 0.3:
+            grasp = np.asarray(info["object_pos"], dtype=np.float64) + np.array([0.0, 0.0, GRASP_Z_OFFSET])
+            offset = [*rng.uniform(-c.lateral, c.lateral, 2), rng.uniform(0.0, c.height)]
+            yaw = self.expert.grasp_yaw + rng.uniform(-c.yaw_jitter, c.yaw_jitter)
+            self._target = np.array([*(grasp + np.array(offset)), yaw])
+            self._speed = rng.uniform(*c.speed)
+        hover = np.zeros(7)
+        hover[:3] = np.clip(self._target[:3] - state[:3], -self._speed, self._speed) + rng.normal(0.0, c.noise_std, 3)
+        turn = self.control.max_rotation
+        hover[3:5] = np.clip(-wrap_angle(state[3:5]), -turn, turn)
+        hover[5] = np.clip(wrap_angle(self._target[3] - state[5]), -turn, turn)
+        hover[6] = 1.0 if rng.random() < c.close_prob else -1.0
+        if self._left == 0:
+            self.expert.phase = "approach"  # back above the object, then the expert's own descent and grasp
+        return hover
 
 
 class ImperfectExpert:
@@ -186,10 +266,12 @@ COLLECT_POLICIES: dict[str, PolicyFactory] = {
     "expert": lambda task, obj, control, seed: ScriptedExpert(task, obj, control, ExpertConfig(0.002), seed=seed),
     "imperfect": lambda task, obj, control, seed: ImperfectExpert(task, obj, control, seed=seed),
     "explore": lambda task, obj, control, seed: Explorer(control, seed=seed),
+    "hover": lambda task, obj, control, seed: Hoverer(task, obj, control, seed=seed),
     "random": lambda task, obj, control, seed: RandomPolicy(control, seed=seed),
 }
 """``expert``: scripted, 2 mm noise; ``imperfect``: 5 mm noise and sometimes a mistake; ``explore``: random
-waypoints near the object; ``random``: uniform random actions"""
+waypoints near the object; ``hover``: the expert (2 mm noise) probing 0-2.5 cm beside and 0-8 cm above the grasp pose
+for 6-14 steps before it grasps (:class:`Hoverer`); ``random``: uniform random actions"""
 
 
 def parse_mix(spec: str) -> dict[str, float]:

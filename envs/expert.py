@@ -57,6 +57,11 @@ class ScriptedExpert:
         self._counter = 0
         self._grasp_yaw: float | None = None
 
+    @property
+    def grasp_yaw(self) -> float:
+        """The yaw the expert grasps at (0 before it has seen the object)."""
+        return 0.0 if self._grasp_yaw is None else self._grasp_yaw
+
     # ---- helpers ------------------------------------------------------------------------------------
     def _move(
         self, state: NDArray[np.float64], target: NDArray[np.float64], yaw: float | None, gripper: float

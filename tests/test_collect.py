@@ -197,3 +197,25 @@ def test_imperfect_expert_makes_its_mistake(mistake):
         assert np.abs(a["commanded"][:6, :3]).max() > 0.02
     else:  # hesitation: a few near-still steps early on
         assert (np.linalg.norm(a["commanded"][:7, :3], axis=1) < 0.02).sum() >= 2
+
+
+def test_hover_expert_probes_beside_and_above_the_object_then_grasps():
+    from envs.collect_policies import HoverConfig, Hoverer
+    from envs.collection import EpisodePlan
+    from envs.tasks import GRASP_Z_OFFSET
+
+    env = FrankaTableEnv(small_spec().env_config("grasp", "box"))
+    config = HoverConfig()
+    try:
+        policy = Hoverer("grasp", "box", env.config.control, config, seed=4)
+        episode = record_episode(env, policy, EpisodePlan(0, GRASP, "grasp", "box", 4, "hover", 4, 60), 5)
+    finally:
+        env.close()
+    a = episode.arrays
+    assert episode.metadata["policy"] == "hover"
+    rel = a["states"][:, :3] - a["object_pose"][:, :3] - np.array([0.0, 0.0, GRASP_Z_OFFSET])
+    near = (np.abs(rel[:, :2]).max(axis=1) < config.lateral + 0.01) & (rel[:, 2] < config.height + 0.02)
+    assert near.sum() >= config.steps[0]  # it hovered near the grasp pose for at least the shortest hover
+    sideways = np.abs(np.diff(a["states"][:, :2], axis=0)).max(axis=1)[near[:-1]]
+    assert (sideways > 0.003).sum() >= 3  # and moved sideways there, which the expert alone never does
+    assert a["grasped"].any() and episode.metadata["success"]  # then the expert took over and grasped

@@ -97,6 +97,12 @@ __all__ = [
 ]
 
 
+_LOST_LINKS: list[tuple[Any, Any, Any]] = []
+"""franky objects (robot, gripper, gripper future) of links that died, kept alive until the process ends: destroying
+them while one of franky's native threads (a motion, an asynchronous gripper command) still works on the dead link
+can crash the whole process (seen as a segfault in a native thread when franky-sim was killed mid-run)"""
+
+
 class FrankyDriver(RobotDriver):
     """A Franka arm and hand through ``franky``: Cartesian delta actions in the :mod:`jepa_sim.geometry` convention.
 
@@ -229,6 +235,11 @@ class FrankyDriver(RobotDriver):
     def disconnect(self) -> None:
         """Stop any motion (best effort: the arm, and a gripper command of ours that may still run; a finished
         grasp keeps holding) and drop the connection; safe to call twice or after a lost link."""
+        self._drop(lost=False)
+
+    def _drop(self, lost: bool) -> None:
+        """:meth:`disconnect`; with ``lost`` (the link died) franky's objects are kept alive (:data:`_LOST_LINKS`)
+        instead of being destroyed under its native threads."""
         robot, gripper, future = self._robot, self._gripper, self._gripper_future
         self._robot = self._gripper = self._gripper_future = None
         if robot is not None:
@@ -237,6 +248,8 @@ class FrankyDriver(RobotDriver):
         if gripper is not None and future is not None:
             with contextlib.suppress(Exception):  # likewise, and independent of the arm's stop
                 gripper.stop()
+        if lost and robot is not None:
+            _LOST_LINKS.append((robot, gripper, future))
         del robot, gripper, future
 
     def close(self) -> None:
@@ -503,7 +516,7 @@ class FrankyDriver(RobotDriver):
 
     def _lost(self, error: BaseException) -> NoReturn:
         ip = self.ip
-        self.disconnect()
+        self._drop(lost=True)
         raise RobotConnectionError(
             f"lost the connection to the Franka at {ip}: {type(error).__name__}: {error}"
         ) from error

@@ -32,7 +32,8 @@ class CollectArgs:
     policy: str = "expert:0.4,imperfect:0.4,explore:0.2"
     """policy mix `name:weight,...` from expert (scripted, 2 mm noise), imperfect (5 mm noise, and in 60% of
     episodes one mistake: early close, offset grasp, drop, detour or hesitation), explore (random waypoints
-    near the object, random gripper), random (uniform random actions); one name alone is allowed"""
+    near the object, random gripper), hover (the expert probing 0-2.5 cm beside and 0-8 cm above the grasp pose
+    for 6-14 steps before it grasps), random (uniform random actions); one name alone is allowed"""
     workers: int = 1
     """worker processes recording episodes in parallel"""
     seed: int = 0
