@@ -23,6 +23,7 @@ import pytest
 from numpy.typing import NDArray
 from robot_threads import in_thread, kill, wait_for_line
 
+from agents.drivers import franky as franky_driver
 from agents.drivers.franky import (
     HOME_POSE,
     SIM_TCP_OFFSET,
@@ -258,6 +259,7 @@ def test_a_killed_server_is_reported_promptly_and_nothing_hangs() -> None:
     with franky_sim() as (host, proc):
         d = make_driver(relative_dynamics_factor=0.02)  # slow, so that the server dies mid-motion
         d.connect(host)
+        robot = d._robot
         thread, box = in_thread(lambda: d.send_action(np.array([0.075, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])))
         time.sleep(0.5)
         assert thread.is_alive(), f"the motion should still run: {box}"
@@ -270,6 +272,8 @@ def test_a_killed_server_is_reported_promptly_and_nothing_hangs() -> None:
         assert isinstance(error, RobotConnectionError), error
         assert "lost the connection" in str(error) and latency < LOST_LINK_TIMEOUT, (str(error), latency)
         assert not d.connected
+        # the dead link's franky objects stay alive (destroying them under franky's threads can crash the process)
+        assert any(link[0] is robot for link in franky_driver._LOST_LINKS)
         start = time.monotonic()  # afterwards: a clear error at once, not franky's follow-up errors
         for call in (d.get_state, lambda: d.send_action(np.zeros(7)), d.home, d.stop, d.recover):
             with pytest.raises(RobotConnectionError, match="not connected"):
