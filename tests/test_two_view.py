@@ -154,11 +154,16 @@ def test_a_two_view_predictor_refuses_an_agent_with_one_view_and_training_needs_
               "--steps", "1", "--views", "exterior,wrist"])  # fmt: skip
 
 
-def test_the_shipped_two_view_predictor_loads_with_the_shipped_encoder_and_records_its_views():
+@pytest.mark.parametrize("name", ["two-view", "two-view-hover"])
+def test_the_shipped_two_view_predictors_load_with_the_shipped_encoder_and_record_their_views(name):
     encoder = load_encoder("default", device="cpu")
-    predictor, meta = load_predictor("two-view", encoder.id)
+    predictor, meta = load_predictor(name, encoder.id)
     assert predictor.config.views == BOTH and meta["training"]["config"]["views"] == list(BOTH)
     assert predictor.view_pos is not None and predictor.config.view_tokens == encoder.num_tokens
+    if name == "two-view-hover":  # two-view fine-tuned on data with the hovering expert: a real, different model
+        assert meta["training"]["config"]["init"] == "two-view" and "hover" in meta["training"]["data_spec"]["policy"]
+        base, _ = load_predictor("two-view", encoder.id)
+        assert not torch.equal(predictor.state_dict()["view_pos"], base.state_dict()["view_pos"])
 
 
 def test_bf16_planning_ranks_candidates_as_fp32_does_and_bad_precisions_are_refused():

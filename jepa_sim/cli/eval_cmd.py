@@ -72,7 +72,8 @@ class EvalArgs(PlannerArgs, AgentArgs):
     the current sub-goal), so every cell has a video of each outcome it had"""
     encoder: str = "default"
     predictor: str = "default"
-    """`default` (shipped, exterior view), `two-view` (shipped, exterior and wrist views) or a predictor folder"""
+    """`default` (shipped, exterior view), `two-view` (shipped, exterior and wrist views), `two-view-hover`
+    (`two-view` fine-tuned on hovering data: grasps more) or a predictor folder"""
     bc: str = "default"
     """`default` (shipped in checkpoints/bc) or a BC policy folder (`jepa-sim train-bc`)"""
     image_size: int = 128

@@ -24,7 +24,8 @@ class PredictEvalArgs:
     data: Path
     """dataset folder with cached tokens of the predictor's encoder (`jepa-sim encode`)"""
     predictor: str = "default"
-    """`default` (shipped in checkpoints/predictor) or a predictor folder (OUT/predictor of `jepa-sim train`)"""
+    """a shipped predictor (`default`, `two-view`, `two-view-hover`) or a predictor folder (OUT/predictor of
+    `jepa-sim train`)"""
     encoder: str | None = None
     """check the predictor against this encoder (default: the one it was trained on)"""
     horizons: int = 4

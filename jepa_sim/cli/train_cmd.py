@@ -76,9 +76,9 @@ class TrainArgs:
     (DROID's rig: the wrist camera sees the fingers close; needs `jepa-sim encode --views exterior,wrist`). The
     predictor records its views; the agent must observe the same ones"""
     init: str | None = None
-    """start from this predictor's weights instead of a random initialisation (`default`, `two-view` or a
-    predictor folder; same architecture, views and encoder): train on where an earlier run stopped, with a
-    fresh schedule. Recorded in the run and the predictor's training record"""
+    """start from this predictor's weights instead of a random initialisation (a shipped one: `default`,
+    `two-view`, `two-view-hover`; or a predictor folder; same architecture, views and encoder): train on where
+    an earlier run stopped, with a fresh schedule. Recorded in the run and the predictor's training record"""
 
 
 def run(args: TrainArgs) -> int:

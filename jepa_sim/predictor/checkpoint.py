@@ -30,6 +30,13 @@ DEFAULT_PREDICTOR = "default"
 """the embedded predictor shipped in ``checkpoints/predictor`` (trained on the default encoder's tokens)"""
 TWO_VIEW_PREDICTOR = "two-view"
 """the shipped two-view predictor (exterior and wrist camera), ``checkpoints/predictor-2v``"""
+SHIPPED_PREDICTORS: dict[str, str] = {
+    DEFAULT_PREDICTOR: "predictor",
+    TWO_VIEW_PREDICTOR: "predictor-2v",
+    "two-view-hover": "predictor-2v-hover",
+}
+"""names of the shipped predictors -> their folders in ``checkpoints/``; ``two-view-hover`` is ``two-view``
+fine-tuned on data where the expert hovers and probes beside the object before it grasps (its model card)"""
 
 
 class PredictorLoadError(RuntimeError):
@@ -37,15 +44,12 @@ class PredictorLoadError(RuntimeError):
 
 
 def resolve_predictor(name_or_path: str | Path) -> Path:
-    """``default`` -> the shipped ``checkpoints/predictor``; ``two-view`` -> the shipped two-view
-    ``checkpoints/predictor-2v``; anything else is a folder path."""
+    """A shipped predictor's name (:data:`SHIPPED_PREDICTORS`: ``default``, ``two-view``, ``two-view-hover``)
+    -> its folder in ``checkpoints/``; anything else is a folder path."""
     from jepa_sim.encoders.registry import CHECKPOINTS_DIR
 
-    if str(name_or_path) == DEFAULT_PREDICTOR:
-        return CHECKPOINTS_DIR / "predictor"
-    if str(name_or_path) == TWO_VIEW_PREDICTOR:
-        return CHECKPOINTS_DIR / "predictor-2v"
-    return Path(name_or_path)
+    folder = SHIPPED_PREDICTORS.get(str(name_or_path))
+    return CHECKPOINTS_DIR / folder if folder is not None else Path(name_or_path)
 
 
 def save_predictor(folder: Path, model: ACPredictor, encoder: dict[str, Any], training: dict[str, Any]) -> Path:
