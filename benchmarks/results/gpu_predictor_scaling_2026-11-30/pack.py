@@ -1,4 +1,5 @@
 """Device-run helper: turn a training run folder into one tar (<16 MiB) with the predictor, its metrics and card."""
+
 import sys
 import tarfile
 from pathlib import Path
@@ -16,8 +17,9 @@ if not (pred / "model.safetensors").is_file():
     state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
     model = ACPredictor(PredictorConfig.from_dict(state["predictor"]))
     model.load_state_dict(state["model"])
-    save_predictor(pred, model, state["encoder"],
-                   {"steps": state["step"], "interrupted": True, "config": state["config"]})
+    save_predictor(
+        pred, model, state["encoder"], {"steps": state["step"], "interrupted": True, "config": state["config"]}
+    )
 w = pred / "model.safetensors"
 if w.stat().st_size > 15_000_000:
     with safe_open(str(w), "pt") as f:
