@@ -26,6 +26,7 @@ from agents.mpc import PredictorModel, weighted_distance
 from agents.policies import OracleAgent
 from envs.config import ControlConfig
 from envs.registration import ENV_IDS
+from jepa_sim.cli.planner_args import AgentArgs
 from jepa_sim.encoders import load_encoder
 from jepa_sim.predictor.checkpoint import load_predictor
 
@@ -72,10 +73,10 @@ def main() -> None:
     predictor, _ = load_predictor(args.predictor, encoder.id, torch.device("cpu"))
     cfg = predictor.config
     model = PredictorModel(predictor)
-    raw = [float(w) for w in args.view_weights.split(",")] if args.view_weights else [1.0] * len(cfg.views)
-    if len(raw) != len(cfg.views) or min(raw) < 0 or sum(raw) <= 0:
-        parser.error(f"--view-weights needs {len(cfg.views)} non-negative numbers, not all zero")
-    weights = {view: w / sum(raw) for view, w in zip(cfg.views, raw, strict=True)}
+    try:  # parsed, checked and normalised as the agent does
+        weights = AgentArgs(view_weights=args.view_weights).agent_config(cfg.views).weights
+    except ValueError as exc:
+        parser.error(str(exc))
 
     def encode(images: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {view: encoder.encode(images[view][None])[0] for view in cfg.views}
