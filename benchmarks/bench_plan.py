@@ -29,7 +29,7 @@ import envs  # noqa: F401  (registers the ids, picks the GL backend)
 from agents.mpc import MPCAgent, MPCConfig, PredictorModel
 from jepa_sim.cli.eval_cmd import EvalArgs
 from jepa_sim.encoders import load_encoder
-from jepa_sim.planning import CEM, ActionBounds, CEMConfig
+from jepa_sim.planning import CEM, CEMConfig
 from jepa_sim.planning.energy import integrate_states
 from jepa_sim.predictor import ACPredictor
 from jepa_sim.predictor.checkpoint import load_predictor
@@ -57,9 +57,9 @@ def bench(predictor_name: str, repeats: int) -> None:
     import gymnasium as gym
 
     defaults = EvalArgs()
-    config = CEMConfig(horizon=defaults.horizon, samples=defaults.samples, topk=defaults.topk,
-                       iterations=defaults.iterations, momentum=defaults.momentum)  # fmt: skip
-    bounds = ActionBounds(xyz=defaults.max_xyz, rotation=0.0, gripper=defaults.max_gripper)
+    planner = defaults.build_planner()
+    assert isinstance(planner, CEM)
+    config, bounds = planner.config, planner.bounds
     encoder = load_encoder("default", device="cpu")
     predictor, _ = load_predictor(predictor_name, encoder.id)
     views = predictor.config.views
@@ -75,8 +75,8 @@ def bench(predictor_name: str, repeats: int) -> None:
             observations.append(({v: images[v] for v in views}, obs["state"], {v: goals[v] for v in views}))
         env.close()
 
-    def agent_seconds(precision: str) -> tuple[str, float]:
-        agent = MPCAgent(encoder, predictor, CEM(config, bounds), MPCConfig(views=views, precision=precision))
+    def agent_seconds(precision: str, cem: CEMConfig = config) -> tuple[str, float]:
+        agent = MPCAgent(encoder, predictor, CEM(cem, bounds), MPCConfig(views=views, precision=precision))
         assert isinstance(agent.model, PredictorModel)
         seconds = []
         for images, state, goal in observations:
@@ -88,9 +88,14 @@ def bench(predictor_name: str, repeats: int) -> None:
         return agent.model.precision, float(np.median(seconds))
 
     resolved, auto_seconds = agent_seconds(defaults.precision)
-    rows = [(f"MPCAgent.act (cache, merge 2, {resolved}: the default)", auto_seconds)]
+    kept = ", elites kept" if config.keep_elites else ""
+    rows = [(f"MPCAgent.act (cache, merge 2, {resolved}{kept}: the default)", auto_seconds)]
+    if config.keep_elites:
+        paper_cem = replace(config, keep_elites=False)
+        rows.append((f"MPCAgent.act (cache, merge 2, {resolved}, every iteration afresh: the paper's CEM)",
+                     agent_seconds(defaults.precision, paper_cem)[1]))  # fmt: skip
     if resolved != "fp32":
-        rows.append(("MPCAgent.act (cache, merge 2, fp32)", agent_seconds("fp32")[1]))
+        rows.append((f"MPCAgent.act (cache, merge 2, fp32{kept})", agent_seconds("fp32")[1]))
     references = (("reference loop, same model, fp32", predictor), ("reference loop, paper layout, fp32", paper))
     for label, model in references:
         times = []
@@ -105,10 +110,12 @@ def bench(predictor_name: str, repeats: int) -> None:
             times.append(time.perf_counter() - start)
         rows.append((label, float(np.median(times))))
 
-    budget = config.samples * config.iterations
+    fresh = config.samples - config.topk if config.keep_elites else config.samples
+    budget = config.samples + (config.iterations - 1) * fresh
     print(f"\nPlanning latency per replanning step, predictor `{predictor_name}` (views: {', '.join(views)}), "
-          f"{torch.get_num_threads()} CPU threads; CEM {config.samples} samples x {config.iterations} iterations = "
-          f"{budget} sequences of horizon {config.horizon}, median of {len(observations)} observations:\n")  # fmt: skip
+          f"{torch.get_num_threads()} CPU threads; CEM {config.samples} samples x {config.iterations} iterations{kept} "
+          f"= {budget} sequences of horizon {config.horizon} scored (the reference loop too), median of "
+          f"{len(observations)} observations:\n")  # fmt: skip
     print("| planner | s / step | vs ours | real time at 4 Hz (<= 0.25 s) |")
     print("|---|---|---|---|")
     for label, seconds in rows:

@@ -139,3 +139,23 @@ def test_yaw_can_be_freed_while_roll_and_pitch_stay_held():
     )
     assert plan.actions[0, 5] == pytest.approx(0.15, abs=1e-2) and torch.all(plan.actions[0, 3:5] == 0)
     assert ActionBounds().high()[5] == 0  # the paper's default: rotation held
+
+
+def test_kept_elites_are_not_scored_again_and_still_find_the_minimum():
+    target = torch.tensor([0.03, -0.02, 0.01, 0.0, 0.0, 0.0, 0.2])
+    asked: list[torch.Tensor] = []
+
+    def cost(actions: torch.Tensor) -> torch.Tensor:
+        asked.append(actions.clone())
+        return ((actions - target) ** 2).sum(dim=(1, 2))
+
+    config = CEMConfig(horizon=2, samples=32, topk=6, iterations=5, keep_elites=True)
+    plan = CEM(config).plan(cost, generator=torch.Generator().manual_seed(0))
+    assert [len(a) for a in asked] == [32, 26, 26, 26, 26] and plan.evaluations == 32 + 4 * 26
+    assert plan.costs == sorted(plan.costs, reverse=True)  # the best never gets worse
+    torch.testing.assert_close(plan.actions, target.expand(2, 7), atol=0.02, rtol=0)
+    # the elites of the first iteration compete in the second unscored: none of them is asked about again
+    first, second = asked[0], asked[1]
+    assert not any(torch.equal(c, s) for c in first for s in second[1:])
+    with pytest.raises(ValueError, match="keep_elites needs topk < samples"):
+        CEMConfig(samples=8, topk=8, keep_elites=True)

@@ -23,6 +23,10 @@ class PlannerArgs:
     """MPPI softmax temperature, relative to the spread of each iteration's costs"""
     iterations: int = 3
     momentum: float = 0.15
+    keep_elites: bool = True
+    """CEM: carry each iteration's elites into the next, already scored, in place of as many fresh samples (as
+    iCEM does): 64 x 3 then scores 64 + 54 + 54 candidates, about 10% less planning time. `--no-keep-elites`: the
+    paper's CEM, every iteration sampled afresh"""
     max_xyz: float = 0.075
     """per-step translation bound of planned actions (m)"""
     max_gripper: float = 0.75
@@ -37,7 +41,8 @@ class PlannerArgs:
         bounds = ActionBounds(xyz=self.max_xyz, rotation=0.0, gripper=self.max_gripper, yaw=self.max_yaw)
         if self.planner == "cem":
             config = CEMConfig(horizon=self.horizon, samples=self.samples, topk=self.topk,
-                               iterations=self.iterations, momentum=self.momentum)  # fmt: skip
+                               iterations=self.iterations, momentum=self.momentum,
+                               keep_elites=self.keep_elites)  # fmt: skip
             return CEM(config, bounds)
         mppi = MPPIConfig(horizon=self.horizon, samples=self.samples, iterations=self.iterations,
                           temperature=self.temperature)  # fmt: skip
@@ -50,10 +55,13 @@ class PlannerArgs:
     def planner_meta(self) -> dict[str, Any]:
         return {"name": self.planner, "horizon": self.horizon, "samples": self.samples, "topk": self.topk,
                 "iterations": self.iterations, "momentum": self.momentum, "temperature": self.temperature,
+                "keep_elites": self.keep_elites and self.planner == "cem",
                 "max_xyz": self.max_xyz, "max_gripper": self.max_gripper, "max_yaw": self.max_yaw}  # fmt: skip
 
     def planner_summary(self) -> str:
-        return f"{self.planner.upper()} {self.samples} samples x {self.iterations} iterations, horizon {self.horizon}"
+        kept = ", elites kept" if self.planner == "cem" and self.keep_elites else ""
+        return (f"{self.planner.upper()} {self.samples} samples x {self.iterations} iterations{kept}, "
+                f"horizon {self.horizon}")  # fmt: skip
 
 
 @dataclass(frozen=True)

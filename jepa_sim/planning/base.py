@@ -140,6 +140,11 @@ class SamplingPlanner:
     def refit(self, gauss: Sampler, candidates: torch.Tensor, costs: torch.Tensor) -> None:
         raise NotImplementedError
 
+    def kept(self, candidates: torch.Tensor, costs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The scored candidates (and their costs) that take part in the next iteration unscored, in place of as
+        many fresh samples; None (the default) = every iteration samples afresh."""
+        return None
+
     def plan(
         self,
         cost: CostFn,
@@ -151,13 +156,19 @@ class SamplingPlanner:
         (H, 7) is the initial mean (e.g. the shifted plan of the previous control step), else zeros."""
         cfg = self.config
         gauss = Sampler.start(self.bounds, cfg.horizon, cfg.init_std, cfg.min_std, warm, device)
-        best, best_cost, history = gauss.mean, float("inf"), []
+        best, best_cost, history, evaluations = gauss.mean, float("inf"), [], 0
+        kept: tuple[torch.Tensor, torch.Tensor] | None = None
         for _ in range(cfg.iterations):
-            candidates = gauss.sample(cfg.samples, generator)
-            costs = check_cost(cost(candidates), cfg.samples)
+            fresh = cfg.samples - (len(kept[0]) if kept is not None else 0)
+            candidates = gauss.sample(fresh, generator)
+            costs = check_cost(cost(candidates), fresh)
+            evaluations += fresh
+            if kept is not None:
+                candidates, costs = torch.cat([kept[0], candidates]), torch.cat([kept[1], costs])
             i = int(torch.argmin(costs))
             if float(costs[i]) < best_cost:
                 best, best_cost = candidates[i].clone(), float(costs[i])
             self.refit(gauss, candidates, costs)
+            kept = self.kept(candidates, costs)
             history.append(best_cost)
-        return Plan(best, best_cost, history, cfg.samples * cfg.iterations)
+        return Plan(best, best_cost, history, evaluations)

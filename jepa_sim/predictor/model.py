@@ -26,6 +26,7 @@ extends a :class:`KVCache` by one step, which is how rollouts and planning avoid
 from __future__ import annotations
 
 from collections.abc import Mapping
+from copy import deepcopy
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -133,6 +134,14 @@ class KVCache:
                        [v.expand(batch, -1, -1, -1) for v in self.values], self.steps)  # fmt: skip
 
 
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Unmasked attention written out (softmax of scaled dot products, times the values). One planning step's
+    queries are a few dozen tokens: there this is 1.1-2.6x faster on a CPU than the fused kernel of
+    ``scaled_dot_product_attention``, whose tiling pays off only for long sequences (``benchmarks/bench_plan.py``)."""
+    weights = torch.softmax((q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2), dim=-1)
+    return weights @ v
+
+
 class Block(nn.Module):
     def __init__(self, width: int, heads: int, mlp_ratio: float) -> None:
         super().__init__()
@@ -157,7 +166,7 @@ class Block(nn.Module):
         if past is not None:
             k = torch.cat([past[0], k], dim=2)
             v = torch.cat([past[1], v], dim=2)
-        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        attn = attend(q, k, v) if mask is None else F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         x = x + self.proj(attn.transpose(1, 2).reshape(b, length, width))
         x = x + self.mlp(self.norm2(x))
         return x, (k, v)
@@ -199,6 +208,15 @@ class ACPredictor(nn.Module):
         self.register_buffer("action_std", torch.ones(config.action_dim))
         self.register_buffer("state_mean", torch.zeros(config.state_dim))
         self.register_buffer("state_std", torch.ones(config.state_dim))
+
+    def with_dtype(self, dtype: torch.dtype) -> ACPredictor:
+        """A frozen copy for inference whose weights are ``dtype`` (e.g. bfloat16 for planning on a CPU with
+        native bfloat16): it takes and returns float32 tokens, standardises actions and states in float32 (the
+        statistics stay float32), computes in ``dtype`` and adds the residual to the float32 input tokens."""
+        copy = deepcopy(self).eval().requires_grad_(False)
+        for parameter in copy.parameters():
+            parameter.data = parameter.data.to(dtype)
+        return copy
 
     def set_input_stats(self, actions: torch.Tensor, states: torch.Tensor, floor: float = 1e-3) -> None:
         """Standardise inputs with the mean and std of sample ``actions`` (M, 7) and ``states`` (M, 7)."""
@@ -255,11 +273,16 @@ class ACPredictor(nn.Module):
         if first_step + t > self.config.max_steps:
             raise ValueError(f"{first_step + t} time steps exceed max_steps={self.config.max_steps}")
         time = self.time_pos[first_step : first_step + t].unsqueeze(0).unsqueeze(2)  # (1, T, 1, W)
-        actions = (actions - self.action_mean) / self.action_std
-        states = (states - self.state_mean) / self.state_std
+        dtype = self.patch_in.weight.dtype  # inputs are standardised in float32, then cast (see :meth:`with_dtype`)
+        actions = ((actions - self.action_mean) / self.action_std).to(dtype)
+        states = ((states - self.state_mean) / self.state_std).to(dtype)
         a = self.action_in(actions).unsqueeze(2) + self.type_pos[0]
         s = self.state_in(states).unsqueeze(2) + self.type_pos[1]
-        p = self.patch_in(self.fold(z)) + self.patch_positions() + self.type_pos[2]
+        # one frame broadcast to the whole batch (planning's first step: every candidate starts from the current
+        # frame) is embedded once
+        shared = b > 1 and z.stride(0) == 0
+        p = self.patch_in(self.fold(z[:1] if shared else z).to(dtype)) + self.patch_positions() + self.type_pos[2]
+        p = p.expand(b, -1, -1, -1) if shared else p
         return (torch.cat([a, s, p], dim=2) + time).reshape(b, t * self.config.step_tokens, -1)
 
     def head(self, x: torch.Tensor, steps: int) -> torch.Tensor:
@@ -275,7 +298,7 @@ class ACPredictor(nn.Module):
         mask = block_causal_mask(steps, self.config.step_tokens, x.device)
         for block in self.blocks:
             x, _ = block(x, mask)
-        out = self.head(x, steps)
+        out = self.head(x, steps).to(z.dtype)
         return out + z if self.config.residual else out
 
     def step(
@@ -292,7 +315,7 @@ class ACPredictor(nn.Module):
             x, (k, v) = block(x, None, past)  # the new step sees the history and itself: no mask needed
             new.keys.append(k)
             new.values.append(v)
-        out = self.head(x, 1)[:, 0]
+        out = self.head(x, 1)[:, 0].to(z.dtype)
         return (out + z if self.config.residual else out), new
 
     def rollout(
