@@ -2,7 +2,9 @@
 
 The policy sees what the MPC agent sees (the current frame's tokens, the goal image's tokens, the state) and
 regresses the recorded action. Tokens are average-pooled to a coarser grid, then an MLP maps
-``[current, goal, state]`` to the action. Goals are relabelled in hindsight: the goal of every frame is the
+``[current, goal, state]`` to the action. With several camera views (``BCConfig.views``, e.g. the exterior and
+the wrist camera, as the two-view predictor observes them) the current frame and the goal are every view's
+pooled tokens side by side. Goals are relabelled in hindsight: the goal of every frame is the
 last frame of its episode, so exploratory and failed episodes teach too, and at test time the goal image
 takes its place.
 """
@@ -43,10 +45,22 @@ class BCConfig:
     hidden: int = 512
     layers: int = 3
     dropout: float = 0.1
+    views: tuple[str, ...] = ("exterior",)
+    """the camera views whose tokens make a frame, in order (the predictor's layout: each view's tokens side by
+    side)"""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BCConfig:
+        """From the ``config`` of ``config.json``; a policy saved before views existed saw the exterior view."""
+        return cls(**{**data, "grid": tuple(data["grid"]), "views": tuple(data.get("views", ("exterior",)))})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "grid": list(self.grid), "views": list(self.views)}
 
 
 class BCPolicy(nn.Module):
-    """``(current tokens (B, N, D), goal tokens (B, N, D), state (B, 7)) -> action (B, 7)``."""
+    """``(current tokens (B, V * N, D), goal tokens (B, V * N, D), state (B, 7)) -> action (B, 7)``: ``V`` views'
+    tokens side by side, in the order of ``config.views``."""
 
     mean: torch.Tensor
     std: torch.Tensor
@@ -59,7 +73,7 @@ class BCPolicy(nn.Module):
         rows, cols = config.grid
         if rows % config.pool or cols % config.pool:
             raise ValueError(f"the grid {config.grid} is not divisible by pool={config.pool}")
-        features = 2 * (rows // config.pool) * (cols // config.pool) * config.token_dim + 7
+        features = 2 * len(config.views) * (rows // config.pool) * (cols // config.pool) * config.token_dim + 7
         dims = [features] + [config.hidden] * config.layers
         layers: list[nn.Module] = []
         for a, b in itertools.pairwise(dims):
@@ -71,11 +85,16 @@ class BCPolicy(nn.Module):
         self.register_buffer("action_std", torch.ones(7))
 
     def features(self, z: torch.Tensor, goal: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        rows, cols = self.config.grid
+        (rows, cols), views = self.config.grid, len(self.config.views)
+        expected = (views * rows * cols, self.config.token_dim)
+        if z.shape[1:] != expected or goal.shape[1:] != expected:
+            raise ValueError(f"the policy takes tokens (B, {expected[0]}, {expected[1]}) (views {self.config.views}), "
+                             f"got {tuple(z.shape)} and {tuple(goal.shape)}")  # fmt: skip
 
         def pooled(tokens: torch.Tensor) -> torch.Tensor:
-            grid = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, rows, cols)
-            return F.avg_pool2d(grid, self.config.pool).flatten(1)
+            b, d = tokens.shape[0], tokens.shape[2]
+            grid = tokens.reshape(b * views, rows * cols, d).transpose(1, 2).reshape(b * views, d, rows, cols)
+            return F.avg_pool2d(grid, self.config.pool).reshape(b, -1)
 
         return torch.cat([pooled(z), pooled(goal), state], dim=1)
 
@@ -117,21 +136,24 @@ def train_bc(
     lr: float = 1e-3,
     seed: int = 0,
     holdout: float = 0.1,
+    views: Sequence[str] = ("exterior",),
     on_load: Callable[[int], None] | None = None,
     on_step: Callable[[int, float], None] | None = None,
 ) -> dict[str, Any]:
-    """Train a BC policy on the cached tokens of ``encoder`` in ``data``; writes ``out/model.safetensors`` and
-    ``out/config.json``; returns the training record (including held-out action error)."""
+    """Train a BC policy on the cached tokens of ``encoder`` in ``data`` (of each of ``views``); writes
+    ``out/model.safetensors`` and ``out/config.json``; returns the training record (including held-out action
+    error)."""
     from jepa_sim.data.dataset import EpisodeDataset
 
     dataset = EpisodeDataset(data)
     train_eps, held_eps = split_episodes(dataset.indices, holdout, seed)
     if not train_eps or not held_eps:
         raise ValueError(f"{data} has {len(dataset)} episodes: BC needs at least 2 (one is held out)")
-    train = bc_samples(FeatureClips(data, str(encoder["id"]), 2, 1, 1, train_eps, on_load))
-    held = bc_samples(FeatureClips(data, str(encoder["id"]), 2, 1, 1, held_eps, on_load))
+    train = bc_samples(FeatureClips(data, str(encoder["id"]), 2, 1, 1, train_eps, on_load, views))
+    held = bc_samples(FeatureClips(data, str(encoder["id"]), 2, 1, 1, held_eps, on_load, views))
     torch.manual_seed(seed)
-    config = BCConfig(token_dim=int(encoder["dim"]), grid=(int(encoder["grid"][0]), int(encoder["grid"][1])))
+    grid = (int(encoder["grid"][0]), int(encoder["grid"][1]))
+    config = BCConfig(token_dim=int(encoder["dim"]), grid=grid, views=tuple(views))
     policy = BCPolicy(config)
     sample = torch.randperm(len(train.z))[:20_000]
     with torch.no_grad():
@@ -161,7 +183,7 @@ def train_bc(
                                  held.states[j : j + 1024]) for j in range(0, len(held.z), 1024)])  # fmt: skip
         mae = (pred - held.actions).abs().mean(0)
         baseline = (held.actions - train.actions.mean(0)).abs().mean(0)
-    record = {"data": str(data), "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
+    record = {"data": str(data), "views": list(views), "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
               "train_frames": len(train.z), "heldout_frames": len(held.z), "train_seconds": round(seconds, 1),
               "heldout_xyz_mae_m": float(mae[:3].mean()), "heldout_gripper_mae": float(mae[6]),
               "mean_action_xyz_mae_m": float(baseline[:3].mean()),
@@ -175,17 +197,15 @@ def save_bc(out: Path, policy: BCPolicy, encoder: dict[str, Any], training: dict
     with atomic_folder(Path(out)) as staging:
         state = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
         save_file(state, str(staging / "model.safetensors"))
-        meta = {"format": FORMAT, "config": {**asdict(policy.config), "grid": list(policy.config.grid)},
+        meta = {"format": FORMAT, "config": policy.config.to_dict(),
                 "encoder": encoder, "training": training}  # fmt: skip
         (staging / "config.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
 def load_bc(folder: str | Path, encoder_id: str) -> BCPolicy:
-    """A trained BC policy (``default`` = the shipped ``checkpoints/bc``); a clear error when it is missing or
-    was trained on another encoder's tokens."""
-    from jepa_sim.encoders.registry import CHECKPOINTS_DIR
-
-    folder = CHECKPOINTS_DIR / "bc" if str(folder) == "default" else Path(folder)
+    """A trained BC policy (a name of :data:`SHIPPED_BC`: ``default``, ``two-view``; else a folder); a clear error
+    when it is missing or was trained on another encoder's tokens."""
+    folder = resolve_bc(folder)
     path = folder / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{folder} has no BC policy (config.json); train one with `jepa-sim train-bc`")
@@ -194,7 +214,7 @@ def load_bc(folder: str | Path, encoder_id: str) -> BCPolicy:
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path} is not a BC policy config")
         trained = meta["encoder"]["id"]
-        config = BCConfig(**{**meta["config"], "grid": tuple(meta["config"]["grid"])})
+        config = BCConfig.from_dict(meta["config"])
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"{path} is corrupt: {exc}") from exc
     if trained != encoder_id:
@@ -207,8 +227,21 @@ def load_bc(folder: str | Path, encoder_id: str) -> BCPolicy:
     return policy.eval()
 
 
+SHIPPED_BC: dict[str, str] = {"default": "bc", "two-view": "bc-2v"}
+"""names of the shipped BC policies -> their folders in ``checkpoints/`` (``two-view``: exterior and wrist camera,
+trained on the two-view predictor's data)"""
+
+
+def resolve_bc(name_or_path: str | Path) -> Path:
+    """A shipped BC policy's name (:data:`SHIPPED_BC`) -> its folder in ``checkpoints/``; else a folder path."""
+    from jepa_sim.encoders.registry import CHECKPOINTS_DIR
+
+    folder = SHIPPED_BC.get(str(name_or_path))
+    return CHECKPOINTS_DIR / folder if folder is not None else Path(name_or_path)
+
+
 class BCAgent:
-    """A trained BC policy behind the evaluation harness's agent interface."""
+    """A trained BC policy behind the evaluation harness's agent interface; it observes the policy's views."""
 
     def __init__(self, policy: BCPolicy, encode: Callable[[NDArray[np.uint8]], torch.Tensor]) -> None:
         self.policy, self.encode = policy, encode
@@ -223,13 +256,25 @@ class BCAgent:
     def device(self) -> torch.device:
         return next(self.policy.parameters()).device
 
+    @property
+    def views(self) -> tuple[str, ...]:
+        return self.policy.config.views
+
+    def _tokens(self, images: Mapping[str, NDArray[np.uint8]], what: str) -> torch.Tensor:
+        """(1, V * N, D): every view's tokens side by side; a missing view is a ValueError naming it."""
+        missing = [v for v in self.views if v not in images]
+        if missing:
+            raise ValueError(f"{what} lacks the view(s) {missing}; the BC policy observes {self.views}")
+        tokens = self.encode(np.stack([images[v] for v in self.views])).float().to(self.device)
+        return tokens.reshape(1, -1, tokens.shape[-1])
+
     def reset(
         self, goals: Sequence[NDArray[np.uint8] | Mapping[str, NDArray[np.uint8]]], first: Any, seed: int | None = None
     ) -> None:
-        """Aim at the last goal's exterior image (the policy was trained on that view)."""
+        """Aim at the last goal (its image of each of the policy's views): hindsight goals in training were
+        episodes' last frames, never sub-goals."""
         goal = goals[-1]
-        image = goal if isinstance(goal, np.ndarray) else goal["exterior"]
-        self._goal = self.encode(image[None]).float().to(self.device)
+        self._goal = self._tokens({"exterior": goal} if isinstance(goal, np.ndarray) else goal, "the goal")
         self.plan_seconds = []
 
     @torch.inference_mode()
@@ -237,7 +282,7 @@ class BCAgent:
         if self._goal is None:
             raise RuntimeError("reset the agent with a goal image first")
         start = time.perf_counter()
-        z = self.encode(obs.image[None]).float().to(self.device)
+        z = self._tokens(obs.views(), "the observation")
         state = torch.as_tensor(np.asarray(obs.state, np.float32), device=self.device)[None]
         action = self.policy(z, self._goal, state)[0].double().cpu().numpy()
         self.plan_seconds.append(time.perf_counter() - start)

@@ -3,6 +3,7 @@ both views -> encode each -> train a predictor on both views' tokens -> plan wit
 a predictor and an agent on the same views."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -196,3 +197,37 @@ def test_bf16_planning_ranks_candidates_as_fp32_does_and_bad_precisions_are_refu
         MPCConfig(precision="fp16")
     with pytest.raises(ValueError, match="precision"):
         PredictorModel(predictor, "half")
+
+
+def test_a_two_view_bc_policy_trains_on_both_views_tokens_and_observes_both_cameras(two_view, tmp_path):
+    from agents.bc import BCAgent, load_bc
+
+    root, enc, encoder = two_view
+    out = tmp_path / "bc"
+    assert main(["train-bc", "--data", str(root), "--encoder", str(enc), "--out", str(out), "--steps", "3",
+                 "--batch-size", "8", "--views", "exterior,wrist"]) == 0  # fmt: skip
+    policy = load_bc(out, encoder.id)
+    assert policy.config.views == BOTH
+    assert json.loads((out / "config.json").read_text())["config"]["views"] == list(BOTH)
+    agent = BCAgent(policy, encoder.encode)
+    driver = SimDriver.make("JepaSim/FrankaGrasp-v0", "box", image_size=64, wrist_camera=True)
+    first = driver.reset(seed=0)
+    goals = driver.goal_views()
+    agent.reset(goals, first)
+    action = agent.act(first)
+    assert action.shape == (7,) and torch.isfinite(torch.from_numpy(action)).all()
+    # both views count: another wrist image changes the action
+    other = replace(first, wrist_image=first.image)
+    assert not torch.equal(torch.from_numpy(agent.act(other)), torch.from_numpy(action))
+    with pytest.raises(ValueError, match=r"lacks the view\(s\) \['wrist'\]"):
+        agent.act(replace(first, wrist_image=None))
+    with pytest.raises(ValueError, match=r"lacks the view\(s\) \['wrist'\]"):
+        agent.reset([first.image], first)
+    # `jepa-sim eval --methods bc` renders the wrist camera for a two-view policy
+    ev = tmp_path / "eval"
+    assert main(["eval", "--methods", "bc", "--bc", str(out), "--tasks", "grasp", "--objects", "box", "--trials", "1",
+                 "--videos", "0", "--image-size", "64", "--encoder", str(enc), "--out", str(ev),
+                 "--device", "cpu"]) == 0  # fmt: skip
+    with pytest.raises(SystemExit, match="views"):
+        main(["train-bc", "--data", str(root), "--encoder", str(enc), "--out", str(tmp_path / "x"),
+              "--views", "exterior,top"])  # fmt: skip

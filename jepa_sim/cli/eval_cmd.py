@@ -75,7 +75,8 @@ class EvalArgs(PlannerArgs, AgentArgs):
     """`default` (shipped, exterior view), `two-view` (shipped, exterior and wrist views), `two-view-hover`
     (`two-view` fine-tuned on hovering data: grasps more) or a predictor folder"""
     bc: str = "default"
-    """`default` (shipped in checkpoints/bc) or a BC policy folder (`jepa-sim train-bc`)"""
+    """`default` (shipped, exterior view), `two-view` (shipped, exterior and wrist views: the two-view predictor's
+    data and tokens) or a BC policy folder (`jepa-sim train-bc`)"""
     image_size: int = 128
     goal_chain: str = "paper"
     """the goal images: `paper` (one goal image; pick-and-place: closed on the object, carried, placed) or `grasp`
@@ -117,7 +118,7 @@ def settings_differ(previous: dict[str, Any], meta: dict[str, Any]) -> list[str]
 def checkpoint_ids(methods: list[str], encoder: Any, predictor: str, bc: str) -> dict[str, str]:
     """What identifies the models an evaluation used: the encoder id (it carries a hash of the weights) and a
     hash of the predictor's and the BC policy's weight files."""
-    from jepa_sim.encoders.registry import CHECKPOINTS_DIR
+    from agents.bc import resolve_bc
     from jepa_sim.predictor.checkpoint import WEIGHTS, resolve_predictor
 
     def file_hash(path: Path) -> str:
@@ -127,7 +128,7 @@ def checkpoint_ids(methods: list[str], encoder: Any, predictor: str, bc: str) ->
     if "mpc" in methods:
         ids["predictor"] = file_hash(Path(resolve_predictor(predictor)) / WEIGHTS)
     if "bc" in methods:
-        ids["bc"] = file_hash((CHECKPOINTS_DIR / "bc" if bc == "default" else Path(bc)) / "model.safetensors")
+        ids["bc"] = file_hash(resolve_bc(bc) / "model.safetensors")
     return ids
 
 
@@ -182,7 +183,6 @@ def run(args: EvalArgs) -> int:
             raise ValueError(f"--goal-chain must be one of {', '.join(GOAL_CHAINS)}, got {args.goal_chain!r}")
     except ValueError as exc:
         raise SystemExit(f"jepa-sim eval: {exc}") from exc
-    wrist = "wrist" in mpc_config.views
 
     earlier = sorted(p.name for p in [args.out / "results.json", *args.out.glob("*.mp4")] if p.exists())
     previous = read_previous(args.out)
@@ -208,6 +208,8 @@ def run(args: EvalArgs) -> int:
             agent = MPCAgent(encoder, predictor, planner, mpc_config)
     except (EncoderLoadError, PredictorLoadError, FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"jepa-sim eval: {exc}") from exc
+    # the wrist camera renders when an agent observes it (the MPC agents' --views, or a two-view BC policy)
+    wrist = "wrist" in mpc_config.views or (bc_agent is not None and "wrist" in bc_agent.views)
 
     meta = {"methods": methods, "tasks": tasks, "objects": objects, "trials": args.trials, "seed": args.seed,
             "encoder": args.encoder, "predictor": args.predictor, "bc": args.bc, "image_size": args.image_size,

@@ -15,14 +15,21 @@ class TrainBCArgs:
     goals are relabelled in hindsight (the last frame of each episode). OUT gets model.safetensors and
     config.json (encoder id, held-out action error beside predicting the mean action). A few minutes on a CPU.
 
+    With `--views exterior,wrist` it sees both cameras (each view's pooled tokens side by side), as the two-view
+    predictor does; the dataset must have been encoded with those views (`jepa-sim encode --views ...`).
+
     Examples:
       jepa-sim train-bc --data data/sim --out checkpoints/bc
       jepa-sim eval --methods mpc,bc --bc checkpoints/bc
+      jepa-sim train-bc --data data/sim2v --views exterior,wrist --out checkpoints/bc-2v
+      jepa-sim eval --methods mpc,bc --predictor two-view --bc two-view
     """
 
     data: Path
     """dataset folder with cached tokens (`jepa-sim encode`)"""
     encoder: str = "default"
+    views: str = "exterior"
+    """comma-separated camera views the policy observes: `exterior` (the paper) or `exterior,wrist`"""
     out: Path = Path("runs/bc")
     steps: int = 3000
     batch_size: int = 256
@@ -36,14 +43,15 @@ def run(args: TrainBCArgs) -> int:
     from agents.bc import train_bc
     from jepa_sim.data.dataset import EpisodeDataset
     from jepa_sim.data.episode import EpisodeFormatError
-    from jepa_sim.data.features import FeatureCache
+    from jepa_sim.data.features import FeatureCache, parse_views
     from jepa_sim.data.manifest import DatasetError
     from jepa_sim.encoders import EncoderLoadError, encoder_id
 
     try:
+        views = parse_views(args.views)
         episodes = len(EpisodeDataset(args.data))
         cache = FeatureCache.open(args.data, encoder_id(args.encoder))
-    except (DatasetError, EncoderLoadError) as exc:
+    except (DatasetError, EncoderLoadError, ValueError) as exc:
         raise SystemExit(f"jepa-sim train-bc: {exc}") from exc
     loading = tqdm(total=episodes, desc="load tokens", unit="ep", mininterval=1.0)
     bar = tqdm(total=args.steps, desc="train-bc", unit="step", mininterval=1.0)
@@ -57,7 +65,7 @@ def run(args: TrainBCArgs) -> int:
     try:
         try:
             record = train_bc(args.data, cache.encoder, args.out, args.steps, args.batch_size, args.lr, args.seed,
-                              on_load=lambda _: loading.update(1), on_step=on_step)  # fmt: skip
+                              views=views, on_load=lambda _: loading.update(1), on_step=on_step)  # fmt: skip
         finally:
             loading.close()
             bar.close()
