@@ -192,10 +192,14 @@ def train_bc(
     return record
 
 
-def save_bc(out: Path, policy: BCPolicy, encoder: dict[str, Any], training: dict[str, Any]) -> None:
-    """Write the policy folder atomically (weights and config swap in together)."""
+def save_bc(
+    out: Path, policy: BCPolicy, encoder: dict[str, Any], training: dict[str, Any], dtype: torch.dtype | None = None
+) -> None:
+    """Write the policy folder atomically (weights and config swap in together). ``dtype`` (e.g. float16: half
+    the file, for a shipped checkpoint) stores the weights in that precision; :func:`load_bc` loads them back into
+    float32."""
     with atomic_folder(Path(out)) as staging:
-        state = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
+        state = {k: v.detach().cpu().to(dtype or v.dtype).contiguous() for k, v in policy.state_dict().items()}
         save_file(state, str(staging / "model.safetensors"))
         meta = {"format": FORMAT, "config": policy.config.to_dict(),
                 "encoder": encoder, "training": training}  # fmt: skip

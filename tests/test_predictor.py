@@ -193,27 +193,3 @@ def test_the_written_out_attention_equals_the_fused_kernel():
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(3, 2, n, 8, generator=g) for n in (5, 9, 9))
     torch.testing.assert_close(attend(q, k, v), F.scaled_dot_product_attention(q, k, v), rtol=1e-5, atol=1e-6)
-
-
-def test_a_bfloat16_copy_plans_like_the_float32_model(model):
-    fast = model.with_dtype(torch.bfloat16)
-    assert {p.dtype for p in fast.parameters()} == {torch.bfloat16}
-    assert fast.action_std.dtype == torch.float32  # inputs are standardised in float32
-    assert {p.dtype for p in model.parameters()} == {torch.float32}  # the original is left alone
-    z, a, s = inputs(batch=1, steps=3)
-    candidates, future = torch.randn(16, 2, 7), torch.randn(16, 2, 7)
-    future[:, 0] = s[0, 2]
-    with torch.no_grad():
-        slow = model.imagine(model.observe(z[0], a[0, :2], s[0]), candidates, future)
-        quick = fast.imagine(fast.observe(z[0], a[0, :2], s[0]), candidates, future)
-    assert quick.dtype == torch.float32
-    torch.testing.assert_close(quick, slow, rtol=0.05, atol=0.05)
-    assert (quick - slow).abs().max() > 0  # bfloat16 arithmetic in effect
-
-
-def test_a_bfloat16_residual_copy_adds_its_change_to_the_float32_tokens():
-    fresh = ACPredictor(replace(CFG, merge=2, residual=True)).eval().with_dtype(torch.bfloat16)
-    z, a, s = inputs()
-    with torch.no_grad():
-        # an untrained residual head says "no change": the tokens come back exactly, not rounded to bfloat16
-        torch.testing.assert_close(fresh(z, a, s), z, rtol=0, atol=0)

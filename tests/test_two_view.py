@@ -7,9 +7,11 @@ from dataclasses import replace
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from test_encoders import tiny_vjepa2
 from test_grasping import plan_two_steps
 
+from agents.bc import resolve_bc
 from agents.drivers.sim import SimDriver
 from agents.mpc import MPCAgent, MPCConfig, PredictorModel
 from envs.collection import CollectSpec, collect
@@ -231,3 +233,17 @@ def test_a_two_view_bc_policy_trains_on_both_views_tokens_and_observes_both_came
     with pytest.raises(SystemExit, match="views"):
         main(["train-bc", "--data", str(root), "--encoder", str(enc), "--out", str(tmp_path / "x"),
               "--views", "exterior,top"])  # fmt: skip
+
+
+def test_the_shipped_two_view_bc_policy_loads_with_the_shipped_encoder_in_float32():
+    from agents.bc import load_bc
+
+    encoder = load_encoder("default", device="cpu")
+    policy = load_bc("two-view", encoder.id)
+    assert policy.config.views == BOTH and {p.dtype for p in policy.parameters()} == {torch.float32}
+    meta = json.loads((resolve_bc("two-view") / "config.json").read_text())
+    assert meta["training"]["views"] == list(BOTH) and meta["training"]["weights_dtype"] == "float16"
+    # stored in float16 (half the file), the same numbers once loaded: float16 values, float32 tensors
+    stored = load_file(str(resolve_bc("two-view") / "model.safetensors"))
+    assert {t.dtype for t in stored.values()} == {torch.float16}
+    torch.testing.assert_close(policy.state_dict()["net.0.weight"], stored["net.0.weight"].float(), rtol=0, atol=0)

@@ -26,7 +26,6 @@ extends a :class:`KVCache` by one step, which is how rollouts and planning avoid
 from __future__ import annotations
 
 from collections.abc import Mapping
-from copy import deepcopy
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -209,15 +208,6 @@ class ACPredictor(nn.Module):
         self.register_buffer("state_mean", torch.zeros(config.state_dim))
         self.register_buffer("state_std", torch.ones(config.state_dim))
 
-    def with_dtype(self, dtype: torch.dtype) -> ACPredictor:
-        """A frozen copy for inference whose weights are ``dtype`` (e.g. bfloat16 for planning on a CPU with
-        native bfloat16): it takes and returns float32 tokens, standardises actions and states in float32 (the
-        statistics stay float32), computes in ``dtype`` and adds the residual to the float32 input tokens."""
-        copy = deepcopy(self).eval().requires_grad_(False)
-        for parameter in copy.parameters():
-            parameter.data = parameter.data.to(dtype)
-        return copy
-
     def set_input_stats(self, actions: torch.Tensor, states: torch.Tensor, floor: float = 1e-3) -> None:
         """Standardise inputs with the mean and std of sample ``actions`` (M, 7) and ``states`` (M, 7)."""
         with torch.no_grad():
@@ -273,15 +263,14 @@ class ACPredictor(nn.Module):
         if first_step + t > self.config.max_steps:
             raise ValueError(f"{first_step + t} time steps exceed max_steps={self.config.max_steps}")
         time = self.time_pos[first_step : first_step + t].unsqueeze(0).unsqueeze(2)  # (1, T, 1, W)
-        dtype = self.patch_in.weight.dtype  # inputs are standardised in float32, then cast (see :meth:`with_dtype`)
-        actions = ((actions - self.action_mean) / self.action_std).to(dtype)
-        states = ((states - self.state_mean) / self.state_std).to(dtype)
+        actions = (actions - self.action_mean) / self.action_std
+        states = (states - self.state_mean) / self.state_std
         a = self.action_in(actions).unsqueeze(2) + self.type_pos[0]
         s = self.state_in(states).unsqueeze(2) + self.type_pos[1]
         # one frame broadcast to the whole batch (planning's first step: every candidate starts from the current
         # frame) is embedded once
         shared = b > 1 and z.stride(0) == 0
-        p = self.patch_in(self.fold(z[:1] if shared else z).to(dtype)) + self.patch_positions() + self.type_pos[2]
+        p = self.patch_in(self.fold(z[:1] if shared else z)) + self.patch_positions() + self.type_pos[2]
         p = p.expand(b, -1, -1, -1) if shared else p
         return (torch.cat([a, s, p], dim=2) + time).reshape(b, t * self.config.step_tokens, -1)
 
