@@ -135,8 +135,9 @@ class KVCache:
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Unmasked attention written out (softmax of scaled dot products, times the values). One planning step's
-    queries are a few dozen tokens: there this is 1.1-2.6x faster on a CPU than the fused kernel of
-    ``scaled_dot_product_attention``, whose tiling pays off only for long sequences (``benchmarks/bench_plan.py``)."""
+    queries are a few dozen tokens: there this was 1.1x (fp32) to 2.6x (bf16) faster on this project's 2-core CPU
+    than the fused kernel of ``scaled_dot_product_attention``, whose tiling pays off only for long sequences
+    (ad-hoc timing of 64 candidates x 4 heads, 34 queries, 68 keys)."""
     weights = torch.softmax((q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2), dim=-1)
     return weights @ v
 
@@ -287,7 +288,7 @@ class ACPredictor(nn.Module):
         mask = block_causal_mask(steps, self.config.step_tokens, x.device)
         for block in self.blocks:
             x, _ = block(x, mask)
-        out = self.head(x, steps).to(z.dtype)
+        out = self.head(x, steps)
         return out + z if self.config.residual else out
 
     def step(
@@ -304,7 +305,7 @@ class ACPredictor(nn.Module):
             x, (k, v) = block(x, None, past)  # the new step sees the history and itself: no mask needed
             new.keys.append(k)
             new.values.append(v)
-        out = self.head(x, 1)[:, 0].to(z.dtype)
+        out = self.head(x, 1)[:, 0]
         return (out + z if self.config.residual else out), new
 
     def rollout(
