@@ -231,9 +231,10 @@ def load_bc(folder: str | Path, encoder_id: str) -> BCPolicy:
     return policy.eval()
 
 
-SHIPPED_BC: dict[str, str] = {"default": "bc", "two-view": "bc-2v"}
+SHIPPED_BC: dict[str, str] = {"one-view": "bc", "default": "bc", "two-view": "bc-2v"}
 """names of the shipped BC policies -> their folders in ``checkpoints/`` (``two-view``: exterior and wrist camera,
-trained on the two-view predictor's data)"""
+trained on the two-view predictor's data, `jepa-sim eval`'s default; ``default`` is the one-view policy's name
+from before it)"""
 
 
 def resolve_bc(name_or_path: str | Path) -> Path:

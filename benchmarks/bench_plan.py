@@ -4,7 +4,9 @@ Ours: `MPCAgent.act` as `jepa-sim eval` runs it with its default planner and pre
 bfloat16 autocast on a CPU with native bfloat16). It encodes the frame(s), runs the observed history once
 (`observe`), and scores each CEM iteration's candidates through the key/value cache (`imagine`). Energies: the
 L1 distance of the last predicted frame to the goal latent. One table per predictor: the shipped one-view
-(`default`) and two-view (`two-view`: exterior and wrist camera, twice the tokens per frame).
+(`one-view`, the paper's layout) and two-view (`two-view-hover`, the default agent's: exterior and wrist camera,
+twice the tokens per frame). The agent's settings are `jepa-sim eval`'s defaults (its gripper margin may score one
+more sequence).
 
 Reference, same model and the same sample budget: the same CEM, but every rollout step re-feeds the whole
 sequence so far through `forward`, with no cache. A second reference row also uses the paper's token layout
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the ids, picks the GL backend)
-from agents.mpc import MPCAgent, MPCConfig, PredictorModel
+from agents.mpc import MPCAgent, PredictorModel
 from jepa_sim.cli.eval_cmd import EvalArgs
 from jepa_sim.encoders import load_encoder
 from jepa_sim.planning import CEM, CEMConfig
@@ -64,6 +66,7 @@ def bench(predictor_name: str, repeats: int) -> None:
     predictor, _ = load_predictor(predictor_name, encoder.id)
     views = predictor.config.views
     paper = ACPredictor(replace(predictor.config, merge=1)).eval()
+    shipped = defaults.agent_config(views)  # the eval's agent settings (e.g. the gripper margin's extra evaluation)
 
     observations = []
     for env_id in ("JepaSim/FrankaReach-v0", "JepaSim/FrankaGrasp-v0"):
@@ -76,7 +79,7 @@ def bench(predictor_name: str, repeats: int) -> None:
         env.close()
 
     def agent_seconds(precision: str, cem: CEMConfig = config) -> tuple[str, float]:
-        agent = MPCAgent(encoder, predictor, CEM(cem, bounds), MPCConfig(views=views, precision=precision))
+        agent = MPCAgent(encoder, predictor, CEM(cem, bounds), replace(shipped, precision=precision))
         assert isinstance(agent.model, PredictorModel)
         seconds = []
         for images, state, goal in observations:
@@ -124,7 +127,7 @@ def bench(predictor_name: str, repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5, help="observations timed per env and row")
-    parser.add_argument("--predictors", default="default,two-view",
+    parser.add_argument("--predictors", default="one-view,two-view-hover",
                         help="comma-separated shipped predictors (or folders) to time, one table each")  # fmt: skip
     args = parser.parse_args()
     for name in args.predictors.split(","):

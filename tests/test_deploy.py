@@ -385,12 +385,13 @@ def test_deploy_in_the_simulator_observes_and_records_the_wrist_view_of_a_two_vi
     from jepa_sim.data.manifest import read_manifest
 
     record = tmp_path / "two_view"
-    args = ["deploy", "--driver", "sim", "--wrist-camera", "driver", "--max-steps", "2", "--record", str(record),
-            "--stall-steps", "2", "--gripper-snap", "0.15", "--precision", "fp32", *two_view]  # fmt: skip
-    assert main(args) == 0  # both views' goal images from the simulator (driver.goal_views())
+    args = ["deploy", "--driver", "sim", "--max-steps", "2", "--record", str(record), "--precision", "fp32",
+            *two_view]  # fmt: skip
+    assert main(args) == 0  # both views' goal images from the simulator (driver.goal_views()); wrist camera: auto
     out = capsys.readouterr().out
-    for expected in ("agent: next sub-goal below 0.5 x its start, after 2 steps without progress, after 25 steps; "
-                     "gripper snapped at 0.15; predictor arithmetic fp32",
+    for expected in ("agent: next sub-goal below 0.25 x its start, after 2 steps without progress, after 10 steps, "
+                     "back to sub-goal 1 when the last stalls (2x at most); gripper snapped at 0.15, changed only "
+                     "when it lowers the energy by 5%; predictor arithmetic fp32",
                      "wrist camera: driver (observed); the predictor observes exterior, wrist",
                      "camera frame: (64, 64, 3) uint8", "wrist frame: (64, 64, 3) uint8",
                      "wrist goal images: 1 x (64, 64, 3)", "recorded 2 steps", "done: 2 steps sent"):  # fmt: skip
@@ -431,12 +432,15 @@ def test_a_two_view_predictor_needs_a_wrist_camera_and_wrist_goals_before_anythi
     franky = ["deploy", "--driver", "franky", "--robot-ip", "127.0.0.1", "--camera", "none", "--goal", str(goal)]
     # nothing listens at this address: a connection attempt would end in a RobotConnectionError, not these
     with pytest.raises(SystemExit, match=r"^jepa-sim deploy: the predictor observes exterior and wrist: pass "
-                       r"--wrist-camera opencv:N \(a camera on the hand\) or twin$"):  # fmt: skip
-        main([*franky, *two_view])
+                       r"--wrist-camera opencv:N \(a camera on the hand\) or twin; or deploy the exterior camera "
+                       r"alone with --agent paper \(the one-view predictor\)$"):  # fmt: skip
+        main([*franky, "--wrist-camera", "none", *two_view])
     with pytest.raises(SystemExit, match=r"the predictor observes exterior and wrist: pass --wrist-camera driver"):
-        main(["deploy", "--driver", "sim", *two_view])
-    with pytest.raises(SystemExit, match=r"the predictor observes exterior and wrist: give --wrist-goal"):
-        main([*franky, "--wrist-camera", "opencv:7", *two_view])
+        main(["deploy", "--driver", "sim", "--wrist-camera", "none", *two_view])
+    for wrist in ("opencv:7", "auto"):  # auto: the twin for franky
+        with pytest.raises(SystemExit, match=r"the predictor observes exterior and wrist: give --wrist-goal .* "
+                           r"or deploy the exterior camera alone with --agent paper"):  # fmt: skip
+            main([*franky, "--wrist-camera", wrist, *two_view])
     with pytest.raises(SystemExit, match=r"the predictor observes exterior only: --wrist-goal and --wrist-subgoals "
                        r"are not used"):  # fmt: skip
         main([*franky, "--wrist-camera", "twin", "--wrist-goal", str(goal), *models])

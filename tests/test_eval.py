@@ -81,7 +81,7 @@ def test_an_earlier_evaluation_is_resumed_with_the_same_settings_and_never_repla
     with pytest.raises(SystemExit, match=r"other settings or checkpoints \(seed differ\)"):
         main([*args, "--seed", "5"])
     with pytest.raises(SystemExit, match=r"\(goal_chain, grasp_chain differ\)"):  # the grasp chain's images too
-        main([*args, "--goal-chain", "grasp"])
+        main([*args, "--goal-chain", "paper"])
     assert json.loads((out / "results.json").read_text())["_trials"] == before["_trials"]
     assert main([*args, "--overwrite", "--videos", "0", "--no-outcome-videos"]) == 0
     assert not list(out.glob("*.mp4"))
@@ -147,3 +147,37 @@ def test_a_killed_evaluation_resumes_where_it_stopped_with_the_same_trials_as_a_
         main([*args[:-4], "--trials", "3", "--videos", "0", "--out", str(out)])
     assert main([*args[:-4], "--trials", "6", "--videos", "0", "--out", str(out)]) == 0  # more trials extend it
     assert len(json.loads((out / "results.json").read_text())["_trials"]) == 12
+
+
+def test_the_agent_presets_set_the_defaults_and_explicit_flags_win():
+    import tyro
+
+    from jepa_sim.cli.deploy_cmd import DeployArgs
+    from jepa_sim.cli.eval_cmd import EvalArgs
+    from jepa_sim.cli.main import _subcommands
+    from jepa_sim.cli.planner_args import AGENT_PRESETS
+
+    def parse(*argv: str):
+        return tyro.cli(_subcommands(list(argv)), args=list(argv))
+
+    grasp, paper = AGENT_PRESETS["grasp"], AGENT_PRESETS["paper"]
+    assert set(grasp) == set(paper)
+    for cls in (EvalArgs, DeployArgs):  # the dataclasses' own defaults are the shipped (grasp) agent
+        plain = cls()
+        assert plain.agent == "grasp"
+        assert all(getattr(plain, k) == v for k, v in grasp.items() if hasattr(plain, k))
+    assert parse("eval") == EvalArgs()
+    args = parse("eval", "--agent", "paper", "--stall-steps", "3", "--trials", "7")
+    assert args.agent == "paper" and args.stall_steps == 3 and args.trials == 7  # given flags win
+    assert all(getattr(args, k) == v for k, v in paper.items() if k != "stall_steps")
+    assert parse("eval", "--agent=paper").predictor == "one-view"
+    deploy = parse("deploy", "--agent", "paper", "--goal", "g.png")
+    assert (deploy.predictor, deploy.gripper_snap, deploy.max_yaw) == ("one-view", 0.0, 0.0)
+    assert parse("deploy").predictor == "two-view-hover"
+    with pytest.raises(SystemExit):
+        parse("eval", "--agent", "octo")
+    # the paper preset's views follow its predictor: the exterior camera alone
+    from jepa_sim.cli.eval_cmd import default_views
+
+    assert default_views(["mpc"], paper["predictor"]) == ("exterior",)
+    assert default_views(["mpc"], grasp["predictor"]) == ("exterior", "wrist")

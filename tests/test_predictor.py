@@ -193,3 +193,24 @@ def test_the_written_out_attention_equals_the_fused_kernel():
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(3, 2, n, 8, generator=g) for n in (5, 9, 9))
     torch.testing.assert_close(attend(q, k, v), F.scaled_dot_product_attention(q, k, v), rtol=1e-5, atol=1e-6)
+
+
+def test_folded_rollouts_hold_the_same_numbers_in_the_predictors_token_order(model):
+    z, a, s = inputs(batch=3, steps=3)
+    with torch.no_grad():
+        unfolded = model.rollout(z[:, 0], a, s)
+        folded = model.rollout_folded(model.fold(z[:, 0]), a, s)
+        assert torch.equal(model.unfold(folded), unfolded)
+        # a frame broadcast to every candidate is folded once and stays broadcast
+        shared = z[:1, 0].expand(3, -1, -1)
+        assert model.fold_batch(shared).stride(0) == 0
+        # (embedded once rather than per candidate: the same up to the rounding of a smaller matrix product)
+        torch.testing.assert_close(model.rollout(shared, a, s), model.rollout(shared.contiguous(), a, s))
+        observed = model.observe(z[0, :1], a[0, :0], s[0, :1])
+        future = s.clone()
+        future[:, 0] = s[0, 0]
+        assert torch.equal(model.unfold(model.imagine_folded(observed, a, future)), model.imagine(observed, a, future))
+    with pytest.raises(ValueError, match="folded tokens must be"):
+        model.rollout_folded(z[:, 0], a, s) if model.config.merge > 1 else model.rollout_folded(z[:, 0, :3], a, s)
+    with pytest.raises(ValueError, match="actions and states must be"):
+        model.rollout_folded(model.fold(z[:, 0]), a[:2], s)

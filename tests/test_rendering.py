@@ -228,10 +228,10 @@ def test_eval_gives_the_same_trials_as_before(tmp_path):
     from jepa_sim.cli.main import main
 
     out = tmp_path / "eval"
-    # the golden trials were planned in fp32 (bf16 plans differ in the last bits) with the paper's CEM (every
-    # iteration sampled afresh; keeping the elites draws other samples)
-    args = ["eval", "--methods", "mpc,random", "--tasks", "reach", "--objects", "cup,box", "--trials", "2",
-            "--precision", "fp32", "--no-keep-elites"]  # fmt: skip
+    # the golden trials were planned by the paper's agent (one view, one goal image, the paper's CEM: keeping the
+    # elites draws other samples) in fp32 (bf16 plans differ in the last bits)
+    args = ["eval", "--agent", "paper", "--methods", "mpc,random", "--tasks", "reach", "--objects", "cup,box",
+            "--trials", "2", "--precision", "fp32"]  # fmt: skip
     assert main([*args, "--out", str(out), "--videos", "0"]) == 0
     trials = json.loads((out / "results.json").read_text())["_trials"]
     got = [(t["task"], t["object"], t["method"], t["seed"], t["success"], t["steps"]) for t in trials]

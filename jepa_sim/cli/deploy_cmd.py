@@ -67,12 +67,17 @@ class DeployArgs(PlannerArgs, AgentArgs, RobotArgs):
     for franky, none for a one-view predictor. With a one-view predictor a wrist camera is not planned with,
     only shown and recorded (--record stores `wrist_frames`, for `jepa-sim encode --views exterior,wrist`).
 
+    The agent is a preset (--agent, as in `jepa-sim eval`): `grasp` (default: the two-view predictor, so a wrist
+    camera and wrist goal images) or `paper` (the exterior camera alone, one-view predictor); flags override it.
+
     Examples:
-      jepa-sim deploy --driver franky --robot-ip 172.16.0.2 --goal goal.png --dry-run
-      jepa-sim deploy --driver franky --robot-ip 172.16.0.2 --goal goal.png --camera opencv:0 --record runs/real
-      jepa-sim deploy --driver remote --address tcp://robot-pc:5555 --goal place.png --subgoals grasp.png lift.png
-      jepa-sim deploy --driver sim --env JepaSim/FrankaReach-v0 --max-steps 20   # goal from the simulator
-      jepa-sim deploy --driver sim --predictor two-view/ --wrist-camera driver --max-steps 20   # both views
+      jepa-sim deploy --driver franky --robot-ip 172.16.0.2 --camera opencv:0 --wrist-camera opencv:1 \
+        --subgoals over.png around.png closed.png --goal lifted.png \
+        --wrist-subgoals over_w.png around_w.png closed_w.png --wrist-goal lifted_w.png   # the shipped agent
+      jepa-sim deploy --agent paper --driver franky --robot-ip 172.16.0.2 --goal goal.png --dry-run   # one camera
+      jepa-sim deploy --agent paper --driver remote --address tcp://robot-pc:5555 --goal place.png \
+        --subgoals grasp.png lift.png --record runs/real
+      jepa-sim deploy --driver sim --env JepaSim/FrankaGrasp-v0 --max-steps 40   # goals from the simulator
     """
 
     driver: DriverName = "franky"
@@ -87,6 +92,9 @@ class DeployArgs(PlannerArgs, AgentArgs, RobotArgs):
     """the wrist camera's image of --goal (needed when the predictor observes the wrist view)"""
     wrist_subgoals: tuple[Path, ...] = ()
     """the wrist camera's images of --subgoals, one per sub-goal, in the same order"""
+    goal_chain: str = "grasp"
+    """--driver sim without --goal: the simulator's goal images, `grasp` (a grasp shown step by step) or `paper`
+    (one goal image), as in `jepa-sim eval`"""
     dry_run: bool = False
     """plan and print the actions, send nothing (the robot does not move; no homing)"""
     record: Path | None = None
@@ -94,14 +102,17 @@ class DeployArgs(PlannerArgs, AgentArgs, RobotArgs):
     max_steps: int = 50
     camera: str = "auto"
     """auto, twin, driver, or opencv:N"""
-    wrist_camera: str = "none"
-    """none (the paper's single exterior view), auto, driver (--driver sim), twin, or opencv:N"""
+    wrist_camera: str = "auto"
+    """none (the paper's single exterior view), auto (what the predictor needs: see above), driver (--driver sim),
+    twin, or opencv:N"""
     home: bool = True
     """home the robot (sim: reset the episode) before the first step"""
     confirm: bool = False
     """wait for Enter after the start-up check before moving"""
     encoder: str = "default"
-    predictor: str = "default"
+    predictor: str = "two-view-hover"
+    """shipped: `two-view-hover`, `two-view` (both need --wrist-camera and wrist goal images) or `one-view` (the
+    exterior camera alone: `--agent paper`); or a predictor folder"""
     seed: int = 0
     """the planner's seed (and the simulator's layout with --driver sim)"""
     timeout: float = 5.0
@@ -150,13 +161,15 @@ def _wrist_for(args: DeployArgs, views: tuple[str, ...]) -> str:
         hint = "driver (or auto)" if args.driver == "sim" else "opencv:N (a camera on the hand) or twin"
         if args.driver == "remote":
             hint = "driver (the robot server's, started with --wrist-camera), opencv:N or twin"
-        raise fail(f"the predictor observes {' and '.join(views)}: pass --wrist-camera {hint}")
+        raise fail(f"the predictor observes {' and '.join(views)}: pass --wrist-camera {hint}; or deploy the "
+                   "exterior camera alone with --agent paper (the one-view predictor)")  # fmt: skip
     if not needs and _goal_files(args)[1]:
         raise fail(f"the predictor observes {' and '.join(views)} only: --wrist-goal and --wrist-subgoals are not "
                    "used; drop them (or deploy a predictor trained with --views exterior,wrist)")  # fmt: skip
     if needs and args.goal is not None and args.wrist_goal is None:
         raise fail(f"the predictor observes {' and '.join(views)}: give --wrist-goal (and one --wrist-subgoals "
-                   "image per --subgoals), the wrist camera's images of the goals")  # fmt: skip
+                   "image per --subgoals), the wrist camera's images of the goals; or deploy the exterior camera "
+                   "alone with --agent paper (the one-view predictor)")  # fmt: skip
     return spec
 
 
@@ -191,6 +204,8 @@ def run(args: DeployArgs) -> int:
         raise fail(f"--driver {args.driver} needs --goal (and optionally --subgoals)")
     if args.subgoals and args.goal is None:
         raise fail("--subgoals come before a final --goal; give --goal too")
+    if args.goal_chain not in ("paper", "grasp"):
+        raise fail(f"--goal-chain must be paper or grasp, got {args.goal_chain!r}")
     _check_wrist_flags(args)
 
     import numpy as np
@@ -220,7 +235,8 @@ def run(args: DeployArgs) -> int:
         args.check_horizon(predictor.config.max_steps)
         agent = MPCAgent(encoder, predictor, args.build_planner(), args.agent_config(views, seed=args.seed))
         driver, camera, camera_here = make_driver(args.driver, args, args.camera, address=args.address,
-                                                  timeout=args.timeout, wrist_camera=wrist == "driver")  # fmt: skip
+                                                  timeout=args.timeout, wrist_camera=wrist == "driver",
+                                                  goal_chain=args.goal_chain)  # fmt: skip
         try:
             wrist_camera = _make_wrist_camera(wrist, args, driver)
         except BaseException:

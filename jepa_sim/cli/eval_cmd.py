@@ -31,6 +31,10 @@ class EvalArgs(PlannerArgs, AgentArgs):
               from the current state, its final frame encoded): same energy and planner, a perfect model, so
               it is the planner's own ceiling. About 20x slower than mpc per step (about 4 s at the defaults).
 
+    The agent is a preset (--agent): `grasp` by default (the two-view predictor, the grasp goal chain and the
+    settings measured in the README), `paper` for V-JEPA 2-AC's own layout (the exterior camera, one goal image).
+    Any flag given overrides the preset's value.
+
     Trial i of every task and object uses env seed SEED + i for every method, so the methods face the same
     layouts.
 
@@ -42,7 +46,8 @@ class EvalArgs(PlannerArgs, AgentArgs):
     it); other settings or checkpoints are refused.
 
     Examples:
-      jepa-sim eval --methods mpc --tasks all --trials 2 --out runs/eval          # the shipped models
+      jepa-sim eval --methods mpc --tasks all --trials 2 --out runs/eval          # the shipped agent
+      jepa-sim eval --agent paper --methods mpc,bc --tasks all --trials 2 --out runs/paper   # the paper's layout
       jepa-sim eval --methods simmpc --views exterior,wrist --goal-chain grasp --stall-steps 2 \
         --max-steps-per-subgoal 10 --max-yaw 0.15 --gripper-snap 0.3 --tasks grasp --out runs/ceiling  # the ceiling
       jepa-sim eval --methods mpc,random,oracle --tasks reach,grasp --objects cup --trials 50 --out runs/t2
@@ -71,14 +76,15 @@ class EvalArgs(PlannerArgs, AgentArgs):
     """also record the first success and the first failure of each task, object and method (camera views beside
     the current sub-goal), so every cell has a video of each outcome it had"""
     encoder: str = "default"
-    predictor: str = "default"
-    """`default` (shipped, exterior view), `two-view` (shipped, exterior and wrist views), `two-view-hover`
-    (`two-view` fine-tuned on hovering data: grasps more) or a predictor folder"""
-    bc: str = "default"
-    """`default` (shipped, exterior view), `two-view` (shipped, exterior and wrist views: the two-view predictor's
-    data and tokens) or a BC policy folder (`jepa-sim train-bc`)"""
+    predictor: str = "two-view-hover"
+    """shipped: `two-view-hover` (exterior and wrist views, `two-view` fine-tuned on hovering data: grasps the most),
+    `two-view` (exterior and wrist views), `one-view` (the exterior view, the paper's layout; also called
+    `default`, its name before the two-view agent shipped); or a predictor folder"""
+    bc: str = "two-view"
+    """shipped: `two-view` (exterior and wrist views: the two-view predictor's data and tokens), `one-view` (the
+    exterior view; also `default`); or a BC policy folder (`jepa-sim train-bc`)"""
     image_size: int = 128
-    goal_chain: str = "paper"
+    goal_chain: str = "grasp"
     """the goal images: `paper` (one goal image; pick-and-place: closed on the object, carried, placed) or `grasp`
     (every task that grasps shows it step by step: above the object open, just over it open, around it open,
     closed, lifted, then carried; pick-and-place: carried, lowered, placed)"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import tyro
 
@@ -23,6 +23,7 @@ from jepa_sim.cli import (
     train_bc_cmd,
     train_cmd,
 )
+from jepa_sim.cli.planner_args import AGENT_PRESETS, AgentArgs, preset_in, with_preset
 
 # name -> (argument dataclass, function that runs it); later stages add their entries here.
 COMMANDS: dict[str, tuple[type[Any], Callable[[Any], int]]] = {
@@ -52,11 +53,26 @@ def _classes(annotation: Any) -> tuple[type, ...]:
     return tuple(cls for arg in args for cls in _classes(arg))
 
 
+def _subcommands(argv: list[str]) -> Any:
+    """The union of subcommands for tyro. The agent commands (eval, deploy) take their defaults from the agent
+    preset the command line names (``--agent paper``), so flags given explicitly still win and ``--help`` shows
+    the preset's values."""
+    preset = preset_in(argv[1:]) if argv and argv[0] in COMMANDS else None
+    options = []
+    for name, (cls, _) in COMMANDS.items():
+        default = None
+        if name == argv[0] and preset in AGENT_PRESETS and issubclass(cls, AgentArgs):
+            default = with_preset(cls, preset)  # an unknown preset is left to tyro, which names the choices
+        options.append(Annotated[cls, tyro.conf.subcommand(name=name, default=default)])
+    return Union[tuple(options)]  # noqa: UP007  (a runtime union of annotated types)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``) and run the chosen subcommand; returns the exit code."""
-    args = tyro.extras.subcommand_cli_from_dict(
-        {name: cls for name, (cls, _) in COMMANDS.items()},
-        args=sys.argv[1:] if argv is None else argv,
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = tyro.cli(
+        _subcommands(argv),
+        args=argv,
         description="jepa-sim: action-conditioned world models for simulated and real Franka arms.",
     )
     for annotation, run in COMMANDS.values():

@@ -3,8 +3,9 @@ build."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     from agents.mpc import MPCConfig
@@ -31,8 +32,9 @@ class PlannerArgs:
     """per-step translation bound of planned actions (m)"""
     max_gripper: float = 0.75
     """per-step gripper-change bound of planned actions"""
-    max_yaw: float = 0.0
-    """per-step yaw bound of planned actions (rad; 0 = yaw held, as in the paper; roll and pitch are always held)"""
+    max_yaw: float = 0.15
+    """per-step yaw bound of planned actions (rad; 0 = yaw held, as in the paper; roll and pitch are always held).
+    Turning lets the fingers meet the object square"""
 
     def build_planner(self) -> SamplingPlanner:
         """The CEM or MPPI planner these flags describe (bad settings raise ValueError)."""
@@ -64,33 +66,76 @@ class PlannerArgs:
                 f"horizon {self.horizon}")  # fmt: skip
 
 
+AgentName = Literal["grasp", "paper"]
+
+AGENT_PRESETS: dict[str, dict[str, Any]] = {
+    # the shipped agent: both cameras, grasps shown step by step (README, *The learned agent with two views*)
+    "grasp": {"predictor": "two-view-hover", "bc": "two-view", "goal_chain": "grasp", "max_yaw": 0.15,
+              "keep_elites": True, "advance_ratio": 0.25, "stall_steps": 2, "max_steps_per_subgoal": 10,
+              "retry_from": 1, "retries": 2, "gripper_snap": 0.15, "gripper_margin": 0.05},
+    # V-JEPA 2-AC as published: the exterior camera, one goal image, yaw held, a continuous gripper, plain CEM
+    "paper": {"predictor": "one-view", "bc": "one-view", "goal_chain": "paper", "max_yaw": 0.0,
+              "keep_elites": False, "advance_ratio": 0.5, "stall_steps": 0, "max_steps_per_subgoal": 25,
+              "retry_from": -1, "retries": 1, "gripper_snap": 0.0, "gripper_margin": 0.0},
+}  # fmt: skip
+"""``--agent NAME`` -> the defaults it gives the flags of `jepa-sim eval` and `deploy` (flags given on the command
+line still win). The dataclasses' own defaults are the ``grasp`` preset's."""
+
+Args = TypeVar("Args", bound="AgentArgs")
+
+
+def with_preset(cls: type[Args], name: str) -> Args:
+    """``cls`` (EvalArgs, DeployArgs) with the defaults of the agent preset ``name`` (ValueError names an unknown
+    one)."""
+    if name not in AGENT_PRESETS:
+        raise ValueError(f"--agent must be one of {', '.join(AGENT_PRESETS)}, got {name!r}")
+    names = {f.name for f in fields(cls)}
+    return cls(agent=name, **{k: v for k, v in AGENT_PRESETS[name].items() if k in names})  # type: ignore[arg-type]
+
+
+def preset_in(argv: Sequence[str]) -> str | None:
+    """The agent preset a command line asks for (``--agent NAME`` or ``--agent=NAME``), or None."""
+    for i, arg in enumerate(argv):
+        if arg == "--agent" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--agent="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 @dataclass(frozen=True)
 class AgentArgs:
     """How the MPC agent compares views, moves along a chain of sub-goals and executes the gripper."""
 
+    agent: AgentName = "grasp"
+    """the defaults of the flags below (and of --predictor, --bc, --goal-chain, --max-yaw, --keep-elites):
+    `grasp` (the shipped agent: the exterior and wrist cameras, the `grasp` goal chain, yaw, the gripper snap and
+    margin, going back after a failed grasp) or `paper` (V-JEPA 2-AC as published: the exterior camera and the
+    one-view predictor, one goal image, yaw held, a continuous gripper, the paper's CEM). Flags given explicitly
+    override the preset; `--agent paper --help` shows its defaults"""
     view_weights: str = ""
     """comma-separated weight of each view in the energy, in the order of the views (empty: equal)"""
-    advance_ratio: float = 0.5
+    advance_ratio: float = 0.25
     """next sub-goal when the distance falls below this fraction of its start"""
-    stall_steps: int = 0
+    stall_steps: int = 2
     """also next sub-goal when the distance set no new low (by 10%) for this many steps; 0 = off"""
-    max_steps_per_subgoal: int = 25
+    max_steps_per_subgoal: int = 10
     """next sub-goal after this many steps on one at the latest"""
     plan_arrival: bool = False
     """also next sub-goal when the best plan found gets the distance down by less than 10% (the planner sees no
     way closer)"""
-    retry_from: int = -1
+    retry_from: int = 1
     """-1: off; i >= 0: when the last goal stalls short of arrival (the stall rule fires while the distance is
     above the advance ratio of its start: e.g. a grasp that closed beside the object lifts an empty gripper), go
     back to sub-goal i (for --goal-chain grasp, 1 = just over the object, gripper open) and through the chain
     again; needs --stall-steps"""
-    retries: int = 1
+    retries: int = 2
     """how many times per episode --retry-from may go back"""
-    gripper_snap: float = 0.0
+    gripper_snap: float = 0.15
     """0: continuous gripper changes (the paper); s > 0: a planned change of at least s is executed as a full
     close or open, a smaller one as none. The simulator (simmpc) scores the snapped action; the learned predictor
     scores the planned change (it reads actions as the observed change: a full close on the cup is +0.26)"""
-    gripper_margin: float = 0.0
+    gripper_margin: float = 0.05
     """0: off; m > 0: a planned gripper change is executed only when the best plan without it costs more than
     (1 + m) times as much (where the energy hardly depends on the gripper, the best sample's gripper change is
     noise that would open and close the gripper at random)"""

@@ -84,16 +84,20 @@ def make_driver(
     timeout: float = 5.0,
     command: str = "deploy",
     wrist_camera: bool = False,
+    goal_chain: str | None = None,
 ) -> tuple[RobotDriver, Camera | None, bool]:
     """(driver, camera, whether the camera is read here rather than by the driver). ``address``: the robot
-    server's (--driver remote); ``wrist_camera``: the simulator renders its wrist camera too (--driver sim)."""
+    server's (--driver remote); ``wrist_camera``: the simulator renders its wrist camera too (--driver sim);
+    ``goal_chain``: the simulator's goal images (--driver sim; None: the env's default)."""
     if kind == "sim":
         import envs  # noqa: F401  (registers the ids, picks the GL backend)
         from agents.drivers.sim import SimDriver
 
         if camera_spec not in ("auto", "driver"):
             raise fail("--driver sim observes through the simulator's own camera (--camera auto)", command)
-        extra = {"wrist_camera": True} if wrist_camera else {}
+        extra: dict[str, object] = {"wrist_camera": True} if wrist_camera else {}
+        if goal_chain is not None:
+            extra["goal_chain"] = goal_chain
         return SimDriver.make(args.env, args.object, image_size=args.image_size, **extra), None, False
     if kind == "franky":
         from agents.drivers.franky import FrankyDriver

@@ -44,14 +44,16 @@ class LatentEnergy:
         if set(weights) != set(cfg.views):
             raise ValueError(f"weights must be given for the predictor's views {cfg.views}, got {tuple(weights)}")
         self.predictor, self.observed, self.goal = predictor, observed, goal
+        # compared in the predictor's folded token order (a permutation within each view: the same mean)
+        self.folded_goal = predictor.fold(goal)
         self.weights = torch.tensor([weights[v] for v in cfg.views], device=goal.device, dtype=goal.dtype)
 
     @torch.inference_mode()
     def __call__(self, actions: torch.Tensor) -> torch.Tensor:
         states = integrate_states(self.observed.state, actions)
-        final = self.predictor.imagine(self.observed, actions, states)[:, -1]
+        final = self.predictor.imagine_folded(self.observed, actions, states)[:, -1]
         views = len(self.weights)
-        per_view = (final - self.goal).abs().reshape(final.shape[0], views, -1).mean(dim=2)  # (K, V)
+        per_view = (final - self.folded_goal).abs().reshape(final.shape[0], views, -1).mean(dim=2)  # (K, V)
         return per_view @ self.weights
 
 

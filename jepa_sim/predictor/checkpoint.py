@@ -31,12 +31,15 @@ DEFAULT_PREDICTOR = "default"
 TWO_VIEW_PREDICTOR = "two-view"
 """the shipped two-view predictor (exterior and wrist camera), ``checkpoints/predictor-2v``"""
 SHIPPED_PREDICTORS: dict[str, str] = {
+    "one-view": "predictor",
     DEFAULT_PREDICTOR: "predictor",
     TWO_VIEW_PREDICTOR: "predictor-2v",
     "two-view-hover": "predictor-2v-hover",
 }
-"""names of the shipped predictors -> their folders in ``checkpoints/``; ``two-view-hover`` is ``two-view``
-fine-tuned on data where the expert hovers and probes beside the object before it grasps (its model card)"""
+"""names of the shipped predictors -> their folders in ``checkpoints/``. ``default`` is the one-view predictor's
+name from before the two-view agent shipped; `jepa-sim eval` and `deploy` default to ``two-view-hover`` (their
+``--agent grasp`` preset), ``two-view`` fine-tuned on data where the expert hovers and probes beside the object
+before it grasps (its model card)"""
 
 
 class PredictorLoadError(RuntimeError):
@@ -44,7 +47,7 @@ class PredictorLoadError(RuntimeError):
 
 
 def resolve_predictor(name_or_path: str | Path) -> Path:
-    """A shipped predictor's name (:data:`SHIPPED_PREDICTORS`: ``default``, ``two-view``, ``two-view-hover``)
+    """A shipped predictor's name (:data:`SHIPPED_PREDICTORS`: ``one-view``, ``two-view``, ``two-view-hover``)
     -> its folder in ``checkpoints/``; anything else is a folder path."""
     from jepa_sim.encoders.registry import CHECKPOINTS_DIR
 

@@ -229,6 +229,22 @@ class ACPredictor(nn.Module):
                 f"got {tuple(actions.shape)} and {tuple(states.shape)}"
             )
 
+    def _check_folded(self, zf: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> None:
+        """Folded tokens ``(B, N', m**2 * D)`` with actions and states ``(B, H, 7)``."""
+        cfg = self.config
+        folded = (cfg.merged_tokens, cfg.token_dim * cfg.merge**2)
+        if zf.dim() != 3 or tuple(zf.shape[1:]) != folded:
+            raise ValueError(f"folded tokens must be (B, {folded[0]}, {folded[1]}), got {tuple(zf.shape)}")
+        b = zf.shape[0]
+        if (
+            actions.dim() != 3
+            or actions.shape[0] != b
+            or actions.shape[2] != cfg.action_dim
+            or states.shape != (*actions.shape[:2], cfg.state_dim)
+        ):
+            raise ValueError(f"actions and states must be (B={b}, H, 7), got {tuple(actions.shape)} and "
+                             f"{tuple(states.shape)}")  # fmt: skip
+
     def fold(self, z: torch.Tensor) -> torch.Tensor:
         """``(..., V * N, D)`` -> ``(..., V * N / m**2, m**2 * D)``: each m x m square of a view's grid becomes
         one token."""
@@ -257,10 +273,21 @@ class ACPredictor(nn.Module):
             pos = pos + self.view_pos.repeat_interleave(self.config.merged_view_tokens, dim=0)
         return pos
 
+    def fold_batch(self, z: torch.Tensor) -> torch.Tensor:
+        """:meth:`fold` that keeps a frame broadcast to the whole batch (``stride(0) == 0``) broadcast: folded
+        once, not once per batch element."""
+        if z.shape[0] > 1 and z.stride(0) == 0:
+            return self.fold(z[:1]).expand(z.shape[0], *([-1] * (z.dim() - 1)))
+        return self.fold(z)
+
     def embed(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, first_step: int = 0) -> torch.Tensor:
         """Input tokens ``(B, T * (N + 2), W)`` for steps ``first_step .. first_step + T - 1``."""
         self._check(z, actions, states)
-        b, t = z.shape[:2]
+        return self._embed(self.fold_batch(z), actions, states, first_step)
+
+    def _embed(self, zf: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, first_step: int) -> torch.Tensor:
+        """:meth:`embed` of folded tokens ``zf`` (B, T, N', m**2 * D)."""
+        b, t = zf.shape[:2]
         if first_step + t > self.config.max_steps:
             raise ValueError(f"{first_step + t} time steps exceed max_steps={self.config.max_steps}")
         time = self.time_pos[first_step : first_step + t].unsqueeze(0).unsqueeze(2)  # (1, T, 1, W)
@@ -270,8 +297,8 @@ class ACPredictor(nn.Module):
         s = self.state_in(states).unsqueeze(2) + self.type_pos[1]
         # one frame broadcast to the whole batch (planning's first step: every candidate starts from the current
         # frame) is embedded once
-        shared = b > 1 and z.stride(0) == 0
-        p = self.patch_in(self.fold(z[:1] if shared else z)) + self.patch_positions() + self.type_pos[2]
+        shared = b > 1 and zf.stride(0) == 0
+        p = self.patch_in(zf[:1] if shared else zf) + self.patch_positions() + self.type_pos[2]
         p = p.expand(b, -1, -1, -1) if shared else p
         return (torch.cat([a, s, p], dim=2) + time).reshape(b, t * self.config.step_tokens, -1)
 
@@ -297,16 +324,26 @@ class ACPredictor(nn.Module):
         """One more step after the cached ones: tokens ``(B, N, D)``, action and state ``(B, 7)`` -> the
         predicted next tokens ``(B, N, D)`` and the extended cache. Equal to :meth:`forward` on the whole
         sequence, without recomputing the history."""
+        self._check(z.unsqueeze(1), action.unsqueeze(1), state.unsqueeze(1))
+        out, cache = self.step_folded(self.fold_batch(z), action, state, cache)
+        return self.unfold(out), cache
+
+    def step_folded(
+        self, zf: torch.Tensor, action: torch.Tensor, state: torch.Tensor, cache: KVCache | None = None
+    ) -> tuple[torch.Tensor, KVCache]:
+        """:meth:`step` on folded tokens ``(B, N', m**2 * D)`` (:meth:`fold`), returning folded predictions: the
+        same numbers, in the order the predictor's tokens hold them, so a rollout folds its first frame once and
+        never unfolds what it feeds back."""
         cache = cache or KVCache()
-        x = self.embed(z.unsqueeze(1), action.unsqueeze(1), state.unsqueeze(1), first_step=cache.steps)
+        x = self._embed(zf.unsqueeze(1), action.unsqueeze(1), state.unsqueeze(1), first_step=cache.steps)
         new = KVCache(steps=cache.steps + 1)
         for i, block in enumerate(self.blocks):
             past = (cache.keys[i], cache.values[i]) if cache.keys else None
             x, (k, v) = block(x, None, past)  # the new step sees the history and itself: no mask needed
             new.keys.append(k)
             new.values.append(v)
-        out = self.head(x, 1)[:, 0]
-        return (out + z if self.config.residual else out), new
+        out = self.out(self.norm(x[:, 2:]))
+        return (out + zf if self.config.residual else out), new
 
     def rollout(
         self, z0: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, cache: KVCache | None = None
@@ -314,10 +351,18 @@ class ACPredictor(nn.Module):
         """Autoregressive prediction from the tokens ``z0`` (B, N, D) of the current frame: each predicted frame
         is fed back as the next input. ``actions`` and ``states`` (B, H, 7) are the inputs of the H steps.
         Returns the predicted tokens ``(B, H, N, D)`` of the next H frames."""
+        self._check(z0.unsqueeze(1), actions[:, :1], states[:, :1])
+        return self.unfold(self.rollout_folded(self.fold_batch(z0), actions, states, cache))
+
+    def rollout_folded(
+        self, z0f: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, cache: KVCache | None = None
+    ) -> torch.Tensor:
+        """:meth:`rollout` from folded tokens ``z0f`` (B, N', m**2 * D) to folded predictions (B, H, N', m**2 * D)."""
+        self._check_folded(z0f, actions, states)
         preds = []
-        z = z0
+        z = z0f
         for h in range(actions.shape[1]):
-            z, cache = self.step(z, actions[:, h], states[:, h], cache)
+            z, cache = self.step_folded(z, actions[:, h], states[:, h], cache)
             preds.append(z)
         return torch.stack(preds, dim=1)
 
@@ -341,11 +386,17 @@ class ACPredictor(nn.Module):
         (its cached keys and values are expanded to the K candidates, not recomputed). ``future_states``
         (K, H, 7) are the states at each step (``[:, 0]`` the current one; the rest integrated from the
         actions by the caller). Returns the predicted tokens (K, H, N, D) of the H frames after the current one."""
+        return self.unfold(self.imagine_folded(observed, actions, future_states))
+
+    def imagine_folded(self, observed: Observed, actions: torch.Tensor, future_states: torch.Tensor) -> torch.Tensor:
+        """:meth:`imagine` returning folded tokens (K, H, N', m**2 * D): planning compares them with a folded goal
+        (an L1 mean is the same over the tokens in any order)."""
         k = actions.shape[0]
         if future_states.shape != actions.shape or not torch.allclose(future_states[:, 0], observed.state[None]):
             raise ValueError("future_states must be (K, H, 7) like the actions and start at the current state")
         shared = observed.cache.expand(k) if observed.cache is not None else None
-        return self.rollout(observed.z[None].expand(k, -1, -1), actions, future_states, shared)
+        z0f = self.fold(observed.z[None])
+        return self.rollout_folded(z0f.expand(k, -1, -1), actions, future_states, shared)
 
 
 @dataclass
