@@ -126,6 +126,10 @@ class EnvConfig:
     shows the grasp as a person would, step by step: above the object open, just over it open, around it
     open, closed, lifted, then the task's own steps (carried; pick-and-place: carried, lowered onto the target,
     placed)"""
+    chain_over: float = 0.05
+    """``goal_chain="grasp"``: how far above the grasp pose the *over* image shows the open gripper (m). At 0.05
+    the fingertips just clear the cup's rim; higher leaves room for the last sideways alignment, where an
+    overshoot at 0.05 puts a finger on the rim and tips the cup (README, *The learned agent with two views*)"""
     start_noise: float = 0.05
     """half-range (m) of the random start offset of the tool around the home position"""
     start_yaw_noise: float = 0.3
@@ -141,3 +145,5 @@ class EnvConfig:
             raise ValueError(f"image_size must be between 64 and 256 px, got {self.image_size}")
         if self.start_noise < 0 or self.start_yaw_noise < 0:
             raise ValueError("start_noise and start_yaw_noise must be >= 0")
+        if not 0.0 < self.chain_over < 0.10:
+            raise ValueError(f"chain_over must be in (0, 0.10) m (below the *above* image), got {self.chain_over}")

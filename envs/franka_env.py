@@ -41,11 +41,10 @@ GRASP_CHAIN: tuple[str, ...] = ("above", "over", "around", "closed", "lifted")
 with them). An evaluation records them, so that one made with another chain is not resumed as if it were the same"""
 CHAIN_HOVER = 0.10
 """``goal_chain="grasp"``: the first image (*above*) shows the open gripper this far above the grasp pose (m)"""
-CHAIN_OVER = 0.05
-"""``goal_chain="grasp"``: the second image (*over*) shows the open gripper this far above the grasp pose (m): the
-fingertips just clear the cup's rim. The last sideways alignment happens here, where the wrist camera sees the
-object large, so that the descent to *around* is straight down (the cup leaves 1 cm between it and each open
-finger; a descent that still corrects sideways knocks it over)"""
+# The second image (*over*) shows the open gripper ``EnvConfig.chain_over`` above the grasp pose (default 0.05 m:
+# the fingertips just clear the cup's rim). The last sideways alignment happens there, where the wrist camera sees
+# the object large, so that the descent to *around* is straight down (the cup leaves 1 cm between it and each
+# open finger; a descent that still corrects sideways knocks it over).
 SETTLE_STEPS = 25
 HELD_SETTLE_STEPS = 150
 """physics steps (0.3 s) for a grasp placed in the closed gripper at reset to settle (reach_with_object)"""
@@ -424,7 +423,7 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
             raised = obj_pos + np.array([0.0, 0.0, LIFT_HEIGHT])
             grasped = [
                 (above, obj_pos + lift + np.array([0.0, 0.0, CHAIN_HOVER]), obj_pos, 0.0),
-                (over, obj_pos + lift + np.array([0.0, 0.0, CHAIN_OVER]), obj_pos, 0.0),
+                (over, obj_pos + lift + np.array([0.0, 0.0, self.config.chain_over]), obj_pos, 0.0),
                 (around, obj_pos + lift, obj_pos, 0.0),
                 (closed, obj_pos + lift, obj_pos, held),
                 (lifted, raised + lift, raised, held),

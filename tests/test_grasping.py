@@ -95,6 +95,20 @@ def test_goal_chains_have_their_documented_length_and_order(task, chain):
     env.close()
 
 
+def test_the_over_image_shows_the_gripper_chain_over_above_the_grasp_pose():
+    configs = {}
+    for over in (0.05, 0.08):
+        env = gym.make(IDS["grasp"], object="cup", image_size=64, goal_chain="grasp", chain_over=over)
+        env.reset(seed=2)
+        configs[over] = {name: tool for name, tool, *_ in env.unwrapped._goal_configurations()}
+        env.close()
+    for over, tool in configs.items():
+        assert tool["over"][2] - tool["around"][2] == pytest.approx(over)
+        assert np.allclose(tool["over"][:2], tool["around"][:2])
+    with pytest.raises(ValueError, match="chain_over"):
+        gym.make(IDS["grasp"], object="cup", goal_chain="grasp", chain_over=0.12)
+
+
 def test_the_sim_driver_gives_both_views_of_observations_and_goals():
     driver = SimDriver.make(IDS["grasp"], "box", image_size=64, wrist_camera=True, goal_chain="grasp")
     obs = driver.reset(seed=0)

@@ -88,6 +88,8 @@ class EvalArgs(PlannerArgs, AgentArgs):
     """the goal images: `paper` (one goal image; pick-and-place: closed on the object, carried, placed) or `grasp`
     (every task that grasps shows it step by step: above the object open, just over it open, around it open,
     closed, lifted, then carried; pick-and-place: carried, lowered, placed)"""
+    chain_over: float = 0.05
+    """--goal-chain grasp: how far above the grasp pose the *over* image shows the open gripper (m)"""
     views: str = "auto"
     """the views the MPC agents observe and compare: `exterior` (the paper) or `exterior,wrist` (DROID's rig: the
     wrist camera sees the fingers close). `auto`: the learned predictor's views when mpc is evaluated (a
@@ -160,7 +162,7 @@ def run(args: EvalArgs) -> int:
     from agents.mpc import MPCAgent, PredictorModel
     from agents.policies import Agent, MPCPolicy, OracleAgent, RandomAgent
     from agents.sim_model import SimulatorModel
-    from envs.config import GOAL_CHAINS, TASKS, ControlConfig
+    from envs.config import GOAL_CHAINS, TASKS, ControlConfig, EnvConfig
     from envs.franka_env import GRASP_CHAIN
     from envs.registration import ENV_IDS
     from jepa_sim.encoders import EncoderLoadError, load_encoder
@@ -187,6 +189,7 @@ def run(args: EvalArgs) -> int:
         mpc_config = args.mpc_config()
         if args.goal_chain not in GOAL_CHAINS:
             raise ValueError(f"--goal-chain must be one of {', '.join(GOAL_CHAINS)}, got {args.goal_chain!r}")
+        EnvConfig(chain_over=args.chain_over)  # checks it
     except ValueError as exc:
         raise SystemExit(f"jepa-sim eval: {exc}") from exc
 
@@ -224,6 +227,8 @@ def run(args: EvalArgs) -> int:
             "checkpoints": checkpoint_ids(methods, encoder, args.predictor, args.bc)}  # fmt: skip
     if args.goal_chain == "grasp":  # what the chain shows, so that results made with another one do not resume
         meta["grasp_chain"] = list(GRASP_CHAIN)
+        if args.chain_over != EnvConfig().chain_over:  # recorded when not the default: older evaluations resume
+            meta["chain_over"] = args.chain_over
     if agent is not None and isinstance(agent.model, PredictorModel) and agent.model.precision != "fp32":
         meta["precision"] = agent.model.precision  # only when not fp32: evaluations from before it still resume
     resumed: list[TrialResult] = []
@@ -300,8 +305,8 @@ def run(args: EvalArgs) -> int:
         try:
             results = evaluate(
                 cells, methods, args.trials, args.seed,
-                lambda env_id, obj: SimDriver.make(env_id, obj, image_size=args.image_size,
-                                                   goal_chain=args.goal_chain, wrist_camera=wrist),
+                lambda env_id, obj: SimDriver.make(env_id, obj, image_size=args.image_size, goal_chain=args.goal_chain,
+                                                   chain_over=args.chain_over, wrist_camera=wrist),
                 make_agent, record=args.videos, on_trial=on_trial, done=resumed, record_all=args.outcome_videos,
             )  # fmt: skip
         finally:
