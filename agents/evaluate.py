@@ -133,12 +133,14 @@ def column_rate(summary: dict[str, Any], task: str, obj: str | None, method: str
 
 
 def results_markdown(summary: dict[str, Any], methods: Sequence[str]) -> str:
-    """The success table in the paper's layout, one row per method (success % and trials)."""
-    header = "| Method | " + " | ".join(label for _, _, label in COLUMNS) + " |"
-    lines = [header, "|---" * (len(COLUMNS) + 1) + "|"]
+    """The success table in the paper's layout, one row per method (success % and trials); columns no method was
+    evaluated on are left out."""
+    columns = [c for c in COLUMNS if any(column_rate(summary, c[0], c[1], m) for m in methods)] or list(COLUMNS)
+    header = "| Method | " + " | ".join(label for _, _, label in columns) + " |"
+    lines = [header, "|---" * (len(columns) + 1) + "|"]
     for method in methods:
         cells = []
-        for task, obj, _ in COLUMNS:
+        for task, obj, _ in columns:
             rate = column_rate(summary, task, obj, method)
             cells.append("-" if rate is None else f"{100 * rate[0] / rate[1]:.0f}% ({rate[1]})")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")

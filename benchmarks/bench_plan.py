@@ -28,10 +28,10 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the ids, picks the GL backend)
-from agents.mpc import MPCAgent, PredictorModel
+from agents.mpc import MPCAgent, PredictorModel, Views
 from jepa_sim.cli.eval_cmd import EvalArgs
 from jepa_sim.encoders import load_encoder
-from jepa_sim.planning import CEM, CEMConfig
+from jepa_sim.planning import CEM
 from jepa_sim.planning.energy import integrate_states
 from jepa_sim.predictor import ACPredictor
 from jepa_sim.predictor.checkpoint import load_predictor
@@ -78,41 +78,49 @@ def bench(predictor_name: str, repeats: int) -> None:
             observations.append(({v: images[v] for v in views}, obs["state"], {v: goals[v] for v in views}))
         env.close()
 
-    def agent_seconds(precision: str, cem: CEMConfig = config) -> tuple[str, float]:
-        agent = MPCAgent(encoder, predictor, CEM(cem, bounds), replace(shipped, precision=precision))
-        assert isinstance(agent.model, PredictorModel)
-        seconds = []
-        for images, state, goal in observations:
-            agent.reset([goal])
-            agent.act(images, state)  # warm-up (first call allocates)
-            agent.reset([goal])
-            agent.act(images, state)
-            seconds.append(agent.log[-1].seconds)
-        return agent.model.precision, float(np.median(seconds))
-
-    resolved, auto_seconds = agent_seconds(defaults.precision)
     kept = ", elites kept" if config.keep_elites else ""
-    rows = [(f"MPCAgent.act (cache, merge 2, {resolved}{kept}: the default)", auto_seconds)]
+    auto = replace(shipped, precision=defaults.precision)
+    default_agent = MPCAgent(encoder, predictor, planner, auto)
+    assert isinstance(default_agent.model, PredictorModel)
+    resolved = default_agent.model.precision
+    agents = [(f"MPCAgent.act (cache, merge 2, {resolved}{kept}: the default)", default_agent)]
     if config.keep_elites:
-        paper_cem = replace(config, keep_elites=False)
-        rows.append((f"MPCAgent.act (cache, merge 2, {resolved}, every iteration afresh: the paper's CEM)",
-                     agent_seconds(defaults.precision, paper_cem)[1]))  # fmt: skip
+        paper_cem = CEM(replace(config, keep_elites=False), bounds)
+        agents.append((f"MPCAgent.act (cache, merge 2, {resolved}, every iteration afresh: the paper's CEM)",
+                       MPCAgent(encoder, predictor, paper_cem, auto)))  # fmt: skip
     if resolved != "fp32":
-        rows.append((f"MPCAgent.act (cache, merge 2, fp32{kept})", agent_seconds("fp32")[1]))
+        agents.append((f"MPCAgent.act (cache, merge 2, fp32{kept})",
+                       MPCAgent(encoder, predictor, planner, replace(shipped, precision="fp32"))))  # fmt: skip
     references = (("reference loop, same model, fp32", predictor), ("reference loop, paper layout, fp32", paper))
     scored = 0  # sequences one replanning step scores (the same for every row: the same CEM settings)
-    for label, model in references:
-        times = []
-        for images, state, goal in observations:
-            with torch.inference_mode():  # goal tokens at reset, as the agent does
-                goal_z = torch.cat([encoder.encode(goal[v][None])[0] for v in views])
-            start = time.perf_counter()
-            with torch.inference_mode():
-                z = torch.cat([encoder.encode(images[v][None])[0] for v in views])
-            energy = reference_energy(model, z, torch.as_tensor(state, dtype=torch.float32), goal_z)
-            scored = CEM(config, bounds).plan(energy, generator=torch.Generator().manual_seed(0)).evaluations
-            times.append(time.perf_counter() - start)
-        rows.append((label, float(np.median(times))))
+
+    def agent_seconds(agent: MPCAgent, images: Views, state: np.ndarray, goal: Views) -> float:
+        agent.reset([goal])
+        agent.act(images, state)  # warm-up (first call allocates)
+        agent.reset([goal])
+        agent.act(images, state)
+        return agent.log[-1].seconds
+
+    def reference_seconds(model: ACPredictor, images: Views, state: np.ndarray, goal: Views) -> float:
+        nonlocal scored
+        with torch.inference_mode():  # goal tokens at reset, as the agent does
+            goal_z = torch.cat([encoder.encode(goal[v][None])[0] for v in views])
+        start = time.perf_counter()
+        with torch.inference_mode():
+            z = torch.cat([encoder.encode(images[v][None])[0] for v in views])
+        energy = reference_energy(model, z, torch.as_tensor(state, dtype=torch.float32), goal_z)
+        scored = CEM(config, bounds).plan(energy, generator=torch.Generator().manual_seed(0)).evaluations
+        return time.perf_counter() - start
+
+    # every row is timed on each observation in turn (rows interleaved, not one row after another), so that a
+    # slow spell of this shared machine falls on all rows alike
+    times: dict[str, list[float]] = {label: [] for label, _ in [*agents, *references]}
+    for images, state, goal in observations:
+        for label, agent in agents:
+            times[label].append(agent_seconds(agent, images, state, goal))
+        for label, model in references:
+            times[label].append(reference_seconds(model, images, state, goal))
+    rows = [(label, float(np.median(seconds))) for label, seconds in times.items()]
 
     print(f"\nPlanning latency per replanning step, predictor `{predictor_name}` (views: {', '.join(views)}), "
           f"{torch.get_num_threads()} CPU threads; CEM {config.samples} samples x {config.iterations} iterations{kept} "

@@ -3,7 +3,8 @@
 Each cell: successes / trials, the success rate and its Wilson 95% interval, in the paper's column layout (reach
 pools both objects), with the paper's real-robot V-JEPA 2-AC row beneath. The folders must hold different cells
 (or the same cells with different seeds) evaluated with the same settings and checkpoints: folders whose
-settings differ, or that hold the same trial twice, are refused.
+settings differ are refused; a trial found in two folders counts once if its outcome is the same in both (an
+evaluation is deterministic) and is refused otherwise.
 
     .venv/bin/python benchmarks/eval_table.py runs/eval_cup runs/eval_box
     .venv/bin/python benchmarks/eval_table.py runs/eval_cup runs/eval_box --plot runs/table.png
@@ -47,9 +48,13 @@ def load(folders: list[Path]) -> tuple[list[TrialResult], list[str]]:
                 methods.append(method)
         for row in payload.get("_trials", []):
             trial = TrialResult.from_json(row)
-            if trial.key in trials:
-                raise SystemExit(f"eval_table: {folder} holds a trial another folder holds too: {trial.key}")
-            trials[trial.key] = trial
+            twin = trials.get(trial.key)
+            if twin is not None and (twin.success, twin.steps) != (trial.success, trial.steps):
+                raise SystemExit(
+                    f"eval_table: {folder} holds trial {trial.key} with another outcome than an "
+                    "earlier folder (evaluations are deterministic: were the settings the same?)"
+                )
+            trials[trial.key] = trial  # the same trial twice (an evaluation resumed elsewhere) counts once
     return list(trials.values()), methods
 
 

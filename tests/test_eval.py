@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,10 @@ def test_the_table_pools_reach_over_objects_and_keeps_the_other_columns_apart():
     summary = summarize(rows)
     assert summary["grasp"]["box"]["m"]["n"] == 1 and summary["reach"]["cup"]["m"]["success_rate"] == 1.0
     table = results_markdown(summary, ["m"])
-    assert "| m | 50% (2) | - | 100% (1) | - | - | - | - |" in table
+    assert table.startswith("| Method | Reach | Grasp box |\n")  # columns nothing was evaluated on are left out
+    assert "| m | 50% (2) | 100% (1) |" in table
+    rows.append(TrialResult("grasp", "cup", "n", 0, False, 40, 0.2))
+    assert "| m | 50% (2) | - | 100% (1) |" in results_markdown(summarize(rows), ["m", "n"])
 
 
 def test_the_plot_draws_all_failed_and_all_succeeded_cells(tmp_path):
@@ -181,3 +185,32 @@ def test_the_agent_presets_set_the_defaults_and_explicit_flags_win():
 
     assert default_views(["mpc"], paper["predictor"]) == ("exterior",)
     assert default_views(["mpc"], grasp["predictor"]) == ("exterior", "wrist")
+
+
+def test_eval_table_merges_folders_of_one_evaluation_and_refuses_others(tmp_path, capsys):
+    import importlib.util
+
+    from agents.evaluate import write_results
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_table.py"
+    spec = importlib.util.spec_from_file_location("eval_table", script)
+    assert spec is not None and spec.loader is not None
+    eval_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(eval_table)
+    meta = {"methods": ["mpc"], "seed": 1000, "predictor": "two-view-hover"}
+    cup = [TrialResult("grasp", "cup", "mpc", 1000 + i, i < 1, 20, 0.2) for i in range(4)]
+    box = [TrialResult("grasp", "box", "mpc", 1000 + i, i < 3, 20, 0.2) for i in range(4)]
+    write_results(cup, ["mpc"], tmp_path / "cup", {**meta, "objects": ["cup"]}, plot=False)
+    write_results(box, ["mpc"], tmp_path / "box", {**meta, "objects": ["box"]}, plot=False)
+    write_results(box[:2], ["mpc"], tmp_path / "again", {**meta, "objects": ["box"]}, plot=False)  # the same trials
+    trials, methods = eval_table.load([tmp_path / "cup", tmp_path / "box", tmp_path / "again"])
+    assert len(trials) == 8 and methods == ["mpc"]
+    table = eval_table.table(summarize(trials), methods)
+    assert "| mpc | 1/4 = 25% (5-70%) | 3/4 = 75% (30-95%) |" in table and "*65%* | *25%*" in table
+    write_results(box[:1], ["mpc"], tmp_path / "other", {**meta, "predictor": "one-view"}, plot=False)
+    with pytest.raises(SystemExit, match="other settings \\(predictor differ\\)"):
+        eval_table.load([tmp_path / "cup", tmp_path / "other"])
+    flipped = [TrialResult("grasp", "box", "mpc", 1000, False, 20, 0.2)]
+    write_results(flipped, ["mpc"], tmp_path / "flipped", {**meta, "objects": ["box"]}, plot=False)
+    with pytest.raises(SystemExit, match="another outcome"):
+        eval_table.load([tmp_path / "box", tmp_path / "flipped"])
