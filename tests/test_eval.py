@@ -180,6 +180,8 @@ def test_the_agent_presets_set_the_defaults_and_explicit_flags_win():
     assert parse("deploy").predictor == "two-view-hover"
     with pytest.raises(SystemExit):
         parse("eval", "--agent", "octo")
+    with pytest.raises(SystemExit):  # no subcommand: tyro's message, not an error of the preset scan
+        main([])
     # the paper preset's views follow its predictor: the exterior camera alone
     from jepa_sim.cli.eval_cmd import default_views
 

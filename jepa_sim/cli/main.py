@@ -57,11 +57,12 @@ def _subcommands(argv: list[str]) -> Any:
     """The union of subcommands for tyro. The agent commands (eval, deploy) take their defaults from the agent
     preset the command line names (``--agent paper``), so flags given explicitly still win and ``--help`` shows
     the preset's values."""
-    preset = preset_in(argv[1:]) if argv and argv[0] in COMMANDS else None
+    chosen = argv[0] if argv else None
+    preset = preset_in(argv[1:]) if chosen in COMMANDS else None
     options = []
     for name, (cls, _) in COMMANDS.items():
         default = None
-        if name == argv[0] and preset in AGENT_PRESETS and issubclass(cls, AgentArgs):
+        if name == chosen and preset in AGENT_PRESETS and issubclass(cls, AgentArgs):
             default = with_preset(cls, preset)  # an unknown preset is left to tyro, which names the choices
         options.append(Annotated[cls, tyro.conf.subcommand(name=name, default=default)])
     return Union[tuple(options)]  # noqa: UP007  (a runtime union of annotated types)
