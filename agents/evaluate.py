@@ -132,10 +132,15 @@ def column_rate(summary: dict[str, Any], task: str, obj: str | None, method: str
     return round(sum(c["success_rate"] * c["n"] for c in cells)), sum(c["n"] for c in cells)
 
 
+def evaluated_columns(summary: dict[str, Any], methods: Sequence[str]) -> list[tuple[str, str | None, str]]:
+    """The paper's columns (:data:`COLUMNS`) that any of ``methods`` was evaluated on (all of them when none was)."""
+    return [c for c in COLUMNS if any(column_rate(summary, c[0], c[1], m) for m in methods)] or list(COLUMNS)
+
+
 def results_markdown(summary: dict[str, Any], methods: Sequence[str]) -> str:
     """The success table in the paper's layout, one row per method (success % and trials); columns no method was
     evaluated on are left out."""
-    columns = [c for c in COLUMNS if any(column_rate(summary, c[0], c[1], m) for m in methods)] or list(COLUMNS)
+    columns = evaluated_columns(summary, methods)
     header = "| Method | " + " | ".join(label for _, _, label in columns) + " |"
     lines = [header, "|---" * (len(columns) + 1) + "|"]
     for method in methods:

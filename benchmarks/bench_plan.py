@@ -79,15 +79,14 @@ def bench(predictor_name: str, repeats: int) -> None:
         env.close()
 
     kept = ", elites kept" if config.keep_elites else ""
-    auto = replace(shipped, precision=defaults.precision)
-    default_agent = MPCAgent(encoder, predictor, planner, auto)
+    default_agent = MPCAgent(encoder, predictor, planner, shipped)
     assert isinstance(default_agent.model, PredictorModel)
     resolved = default_agent.model.precision
     agents = [(f"MPCAgent.act (cache, merge 2, {resolved}{kept}: the default)", default_agent)]
     if config.keep_elites:
         paper_cem = CEM(replace(config, keep_elites=False), bounds)
         agents.append((f"MPCAgent.act (cache, merge 2, {resolved}, every iteration afresh: the paper's CEM)",
-                       MPCAgent(encoder, predictor, paper_cem, auto)))  # fmt: skip
+                       MPCAgent(encoder, predictor, paper_cem, shipped)))  # fmt: skip
     if resolved != "fp32":
         agents.append((f"MPCAgent.act (cache, merge 2, fp32{kept})",
                        MPCAgent(encoder, predictor, planner, replace(shipped, precision="fp32"))))  # fmt: skip

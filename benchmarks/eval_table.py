@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agents.evaluate import COLUMNS, TrialResult, column_rate, plot_results, summarize, wilson_ci95
+from agents.evaluate import TrialResult, column_rate, evaluated_columns, plot_results, summarize, wilson_ci95
 
 PAPER = {"Reach": 100, "Grasp cup": 65, "Grasp box": 25, "Reach w/ obj cup": 75, "Reach w/ obj box": 75,
          "Pick-&-place cup": 80, "Pick-&-place box": 65}  # fmt: skip
@@ -60,7 +60,7 @@ def load(folders: list[Path]) -> tuple[list[TrialResult], list[str]]:
 
 def table(summary: dict[str, Any], methods: list[str]) -> str:
     """Markdown: one row per method and the paper's, a cell per paper column that any method has."""
-    columns = [(t, o, label) for t, o, label in COLUMNS if any(column_rate(summary, t, o, m) for m in methods)]
+    columns = evaluated_columns(summary, methods)
     lines = ["| Method | " + " | ".join(label for *_, label in columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for method in methods:
         cells = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from jepa_sim.cli.planner_args import AgentArgs, PlannerArgs
 from jepa_sim.cli.robot_args import (
@@ -92,7 +92,7 @@ class DeployArgs(PlannerArgs, AgentArgs, RobotArgs):
     """the wrist camera's image of --goal (needed when the predictor observes the wrist view)"""
     wrist_subgoals: tuple[Path, ...] = ()
     """the wrist camera's images of --subgoals, one per sub-goal, in the same order"""
-    goal_chain: str = "grasp"
+    goal_chain: Literal["paper", "grasp"] = "grasp"
     """--driver sim without --goal: the simulator's goal images, `grasp` (a grasp shown step by step) or `paper`
     (one goal image), as in `jepa-sim eval`"""
     dry_run: bool = False
@@ -204,8 +204,6 @@ def run(args: DeployArgs) -> int:
         raise fail(f"--driver {args.driver} needs --goal (and optionally --subgoals)")
     if args.subgoals and args.goal is None:
         raise fail("--subgoals come before a final --goal; give --goal too")
-    if args.goal_chain not in ("paper", "grasp"):
-        raise fail(f"--goal-chain must be paper or grasp, got {args.goal_chain!r}")
     _check_wrist_flags(args)
 
     import numpy as np

@@ -304,8 +304,12 @@ class ACPredictor(nn.Module):
 
     def head(self, x: torch.Tensor, steps: int) -> torch.Tensor:
         """Patch outputs of ``steps`` steps ``(B, steps * (N + 2), W)`` -> predicted tokens ``(B, steps, N, D)``."""
+        return self.unfold(self.head_folded(x, steps))
+
+    def head_folded(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+        """:meth:`head` in the predictor's folded token order ``(B, steps, N', m**2 * D)``."""
         x = x.view(x.shape[0], steps, self.config.step_tokens, -1)[:, :, 2:]
-        return self.unfold(self.out(self.norm(x)))
+        return self.out(self.norm(x))
 
     def forward(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """Tokens ``(B, T, N, D)`` of frames 0..T-1 with the actions and states at those frames -> predicted
@@ -342,7 +346,7 @@ class ACPredictor(nn.Module):
             x, (k, v) = block(x, None, past)  # the new step sees the history and itself: no mask needed
             new.keys.append(k)
             new.values.append(v)
-        out = self.out(self.norm(x[:, 2:]))
+        out = self.head_folded(x, 1)[:, 0]
         return (out + zf if self.config.residual else out), new
 
     def rollout(
