@@ -30,7 +30,7 @@ test: $(STAMP)
 
 ## Long statistical checks (expert success over 100 seeds per task and object).
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow --timeout=0
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

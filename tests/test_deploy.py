@@ -170,27 +170,36 @@ def test_a_dry_run_plans_but_does_not_move_the_robot(
 
 
 def test_a_server_killed_mid_run_stops_reports_and_keeps_the_recording(
-    models: list[str], goal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    models: list[str], goal: Path, tmp_path: Path
 ) -> None:
-    record = tmp_path / "killed"
-    with franky_sim() as (host, proc):
+    """The deploy runs in its own process, as a user runs it: franky's native threads that still work on the dead
+    link end with that process instead of living on in the test process."""
+    import os
+    import subprocess
+    import sys
+
+    record, log = tmp_path / "killed", tmp_path / "deploy.log"
+    with franky_sim() as (host, server), log.open("wb") as sink:
         args = [*franky_flags(host), "--goal", str(goal), "--max-steps", "200", "--record", str(record), *models]
-        box: dict[str, Any] = {}
-        thread = threading.Thread(target=lambda: box.update(rc=main(args)), daemon=True)
-        thread.start()
-        out = ""
-        deadline = time.monotonic() + 300
-        while "step   3" not in out and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.2)
-            out += capsys.readouterr().out
-        assert "step   3" in out, out[-3000:]
-        kill(proc)
-        killed = time.monotonic()
-        thread.join(30)
-        assert not thread.is_alive(), "deploy hangs after the robot died"
-        assert time.monotonic() - killed < 15
-    out += capsys.readouterr().out
-    assert box["rc"] == 1
+        env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+        deploy = subprocess.Popen([sys.executable, "-m", "jepa_sim.cli.main", *args], env=env, stdout=sink,
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 300
+            while "step   3" not in log.read_text() and deploy.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert "step   3" in log.read_text(), log.read_text()[-3000:]
+            kill(server)
+            killed = time.monotonic()
+            try:
+                rc = deploy.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"deploy hangs after the robot died: {log.read_text()[-3000:]}")
+            assert time.monotonic() - killed < 15
+        finally:
+            kill(deploy)
+    out = log.read_text()
+    assert rc == 1, out[-3000:]
     assert "jepa-sim deploy: error: RobotConnectionError" in out and "lost the connection" in out, out[-3000:]
     assert "could not send stop" in out  # the link is gone; it says so instead of pretending
     episode = read_episode(EpisodeDataset(record).path(0))
@@ -261,7 +270,7 @@ def test_deploy_through_a_robot_server(
     root = Path(__file__).resolve().parents[1]
     command = [sys.executable, "-m", "jepa_sim.cli.main", "robot-server", "--driver", "sim", "--image-size", "64",
                "--address", "tcp://127.0.0.1:*"]  # fmt: skip
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1")
     proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
     lines: queue.Queue[str] = queue.Queue()
@@ -282,7 +291,14 @@ def test_deploy_through_a_robot_server(
         episode = read_episode(EpisodeDataset(record).path(0))
         assert episode.steps == 3 and episode.metadata["env_id"] == "deploy/remote"
         proc.send_signal(signal.SIGINT)  # Ctrl-C: the server stops the robot and exits cleanly
-        assert proc.wait(timeout=30) == 0
+        try:
+            assert proc.wait(timeout=30) == 0
+        except subprocess.TimeoutExpired:  # where it hangs: SIGABRT makes faulthandler print every thread's stack
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(timeout=10)
+            time.sleep(0.5)
+            output = "".join(lines.get() for _ in range(lines.qsize()))
+            pytest.fail(f"the robot server did not exit within 30 s of SIGINT:\n{seen}{output[-6000:]}")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
