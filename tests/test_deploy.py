@@ -271,8 +271,10 @@ def test_deploy_through_a_robot_server(
     command = [sys.executable, "-m", "jepa_sim.cli.main", "robot-server", "--driver", "sim", "--image-size", "64",
                "--address", "tcp://127.0.0.1:*"]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1")
+    # started as a shell starts a background job (`robot-server &`, nohup): SIGINT ignored; Ctrl-C must still stop it
     proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
     stdout = proc.stdout
@@ -303,6 +305,27 @@ def test_deploy_through_a_robot_server(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+def test_a_robot_server_stops_cleanly_on_sigterm() -> None:
+    """A service manager's stop (SIGTERM) ends `jepa-sim robot-server` as Ctrl-C does: robot stopped, exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    from robot_threads import wait_for_line
+
+    pytest.importorskip("zmq", reason="pyzmq is not installed")
+    command = [sys.executable, "-m", "jepa_sim.cli.main", "robot-server", "--driver", "sim", "--image-size", "64",
+               "--address", "tcp://127.0.0.1:*"]  # fmt: skip
+    proc = subprocess.Popen(command, env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        wait_for_line(proc, lambda line: "serving on" in line, 120, "robot-server")
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        kill(proc)
 
 
 def test_deploy_through_a_served_simulator_ends_cleanly_when_its_episode_ends(

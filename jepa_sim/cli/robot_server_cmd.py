@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import Literal
 
 from jepa_sim.cli.robot_args import RobotArgs, fail, make_driver, print_features
@@ -13,8 +17,8 @@ class RobotServerArgs(RobotArgs):
     """Serve a robot to a policy workstation over ZeroMQ (`jepa-sim deploy --driver remote --address ...`).
 
     Runs on the robot PC: connects the driver, then answers observe/act requests (every action is clamped here
-    too, against the freshly measured state) until Ctrl-C, then stops the robot and disconnects. A stop request
-    is answered at once, also while an action runs.
+    too, against the freshly measured state) until Ctrl-C or SIGTERM, then stops the robot and disconnects. A stop
+    request is answered at once, also while an action runs.
 
     SECURITY: the server has no authentication. Anyone who can reach --address can move the robot. It listens
     on loopback (tcp://127.0.0.1:5555) by default; expose it (e.g. tcp://0.0.0.0:5555, or the robot network's
@@ -54,6 +58,7 @@ def serve_robot(args: RobotServerArgs) -> int:
     except (ValueError, RuntimeError) as exc:  # a camera that cannot open (CameraError), a bad --env, ...
         raise fail(f"cannot set up the {args.driver} driver: {exc}", command) from exc
     connected = False
+    restore = _stop_on_signals()
     try:
         try:
             driver.connect()
@@ -80,4 +85,25 @@ def serve_robot(args: RobotServerArgs) -> int:
         driver.close()
         if camera is not None:
             camera.close()
+        restore()
     return 0
+
+
+def _stop_on_signals() -> Callable[[], None]:
+    """Ctrl-C (SIGINT) and a service manager's SIGTERM both end the server the same way: the robot is stopped and
+    disconnected. SIGINT is set explicitly because a process started in the background by a shell inherits it
+    ignored (Python then never raises KeyboardInterrupt). Returns what restores the previous handlers; does
+    nothing outside the main thread (only it may set handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
