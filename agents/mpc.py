@@ -76,10 +76,12 @@ class PredictorModel:
     It observes the views it was trained on (``predictor.config.views``; the shipped one: the exterior view,
     the paper's layout), all of them: an agent observing fewer is refused."""
 
-    def __init__(self, predictor: ACPredictor, precision: str = "fp32") -> None:
+    def __init__(self, predictor: ACPredictor, precision: str = "fp32", path_weight: float = 0.0) -> None:
         """``precision``: ``fp32``, or ``bf16`` (the predictor's matrix products in bfloat16 under autocast,
         about 1.5x faster per planning step on a CPU with native bfloat16; its costs rank candidates as fp32's
-        do), or ``auto`` (:func:`resolve_precision`)."""
+        do), or ``auto`` (:func:`resolve_precision`). ``path_weight``: :class:`LatentEnergy`'s (0: the paper's
+        energy of the last predicted frame only)."""
+        self.path_weight = path_weight
         self.predictor = predictor.eval()
         self.device = next(predictor.parameters()).device
         self.views: tuple[str, ...] = predictor.config.views
@@ -97,7 +99,7 @@ class PredictorModel:
         frame = cfg.join_views(z)
         if self.precision == "fp32":
             observed = self.predictor.observe(frame[None], torch.zeros(0, 7, device=self.device), state[None])
-            return LatentEnergy(self.predictor, observed, cfg.join_views(goal), weights)
+            return LatentEnergy(self.predictor, observed, cfg.join_views(goal), weights, self.path_weight)
 
         # autocast, not a bfloat16 predictor: the residual stream and the layer norms stay float32. A bfloat16
         # copy (all arithmetic in bfloat16) was 1.2x faster per call but grasped the cup in 1/10 and 2/10 trials
@@ -107,7 +109,7 @@ class PredictorModel:
 
         with autocast():
             observed = self._planning.observe(frame[None], torch.zeros(0, 7, device=self.device), state[None])
-        energy = LatentEnergy(self._planning, observed, cfg.join_views(goal), weights)
+        energy = LatentEnergy(self._planning, observed, cfg.join_views(goal), weights, self.path_weight)
 
         def bf16_energy(actions: torch.Tensor) -> torch.Tensor:
             with autocast():
@@ -195,6 +197,9 @@ class MPCConfig:
     0 = off (the paper)"""
     precision: str = "fp32"
     """the learned predictor's arithmetic while planning: ``fp32``, ``bf16`` or ``auto`` (:class:`PredictorModel`)"""
+    path_weight: float = 0.0
+    """the learned predictor's energy also scores the frames predicted on the way, with this weight
+    (:class:`LatentEnergy`); 0 = the last frame only (the paper)"""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -293,8 +298,11 @@ class MPCAgent:
                     f"the encoder gives {encoder.num_tokens} tokens of width {encoder.dim}, the predictor expects "
                     f"{model.config.view_tokens} of width {model.config.token_dim}"
                 )
-            model = PredictorModel(model, (config or MPCConfig()).precision)
+            model = PredictorModel(model, (config or MPCConfig()).precision, (config or MPCConfig()).path_weight)
         self.config = config or MPCConfig()
+        if self.config.path_weight and getattr(model, "path_weight", None) != self.config.path_weight:
+            raise ValueError(f"path_weight {self.config.path_weight} needs a model that scores the predicted path "
+                             f"(the learned predictor); {type(model).__name__} scores the last frame only")  # fmt: skip
         missing = [v for v in self.config.views if v not in model.views]
         if missing:
             raise ValueError(

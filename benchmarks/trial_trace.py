@@ -3,11 +3,13 @@ and what the simulator says happened (privileged state, for diagnosis only: the 
 
 Per step: the sub-goal pursued, the agent's distance to it, the gripper command executed, whether the object is
 held, the object's horizontal distance to its target (pick-and-place: where it must rest; grasp: its start) and
-height, the tool position, and success. The agent is `jepa-sim eval`'s (the preset's defaults), so the trial is
-the one `jepa-sim eval` runs for the same seed (same settings, same checkpoints).
+height, the tool position, and success. The agent is `jepa-sim eval`'s: the preset's defaults, and any other
+`jepa-sim eval` flag after the ones below (agent, planner, chain), so the trial is the one `jepa-sim eval` runs for
+the same seed with the same flags.
 
     .venv/bin/python benchmarks/trial_trace.py --task pick_and_place --object box --seed 1000
     .venv/bin/python benchmarks/trial_trace.py --task grasp --object cup --seed 1002 --agent paper
+    .venv/bin/python benchmarks/trial_trace.py --task grasp --object cup --seed 1003 --path-weight 1
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 
 import numpy as np
 import torch
+import tyro
 
 import envs  # noqa: F401  (registers the ids, picks the GL backend)
 from agents.drivers.sim import SimDriver
@@ -35,17 +38,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1000, help="the env seed (eval trial i uses 1000 + i)")
     parser.add_argument("--agent", default="grasp", choices=sorted(AGENT_PRESETS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (eval runs: 1 per process here)")
-    args = parser.parse_args()
+    args, eval_flags = parser.parse_known_args()
     torch.set_num_threads(args.threads)
 
-    settings = with_preset(EvalArgs, args.agent)
+    settings = tyro.cli(EvalArgs, args=eval_flags, default=with_preset(EvalArgs, args.agent), prog="trial_trace.py")
     encoder = load_encoder(settings.encoder, device="cpu")
     predictor, _ = load_predictor(settings.predictor, encoder.id)
     views = predictor.config.views
     mpc = MPCAgent(encoder, predictor, settings.build_planner(), settings.agent_config(views))
     agent = MPCPolicy(mpc)
     driver = SimDriver.make(ENV_IDS[args.task], args.object, image_size=settings.image_size,
-                            goal_chain=settings.goal_chain, wrist_camera="wrist" in views)  # fmt: skip
+                            goal_chain=settings.goal_chain, chain_over=settings.chain_over,
+                            place_over=settings.place_over, wrist_camera="wrist" in views)  # fmt: skip
     obs = driver.reset(args.seed)
     agent.reset(driver.goal_views(), obs, seed=args.seed)
     names = list(driver.simulator.goal_chain_names())

@@ -41,10 +41,11 @@ GRASP_CHAIN: tuple[str, ...] = ("above", "over", "around", "closed", "lifted")
 with them). An evaluation records them, so that one made with another chain is not resumed as if it were the same"""
 CHAIN_HOVER = 0.10
 """``goal_chain="grasp"``: the first image (*above*) shows the open gripper this far above the grasp pose (m)"""
-# The second image (*over*) shows the open gripper ``EnvConfig.chain_over`` above the grasp pose (default 0.05 m:
-# the fingertips just clear the cup's rim). The last sideways alignment happens there, where the wrist camera sees
-# the object large, so that the descent to *around* is straight down (the cup leaves 1 cm between it and each
-# open finger; a descent that still corrects sideways knocks it over).
+# The second image (*over*) shows the open gripper ``EnvConfig.chain_over`` above the grasp pose (default 0.05 m).
+# The finger pads reach 2.2 cm below the tool point, so at 0.05 they are 7 mm below the cup's rim (measured from
+# the model's pad geoms): the open pads already straddle the rim, 8 mm from it each side. The last sideways
+# alignment happens there, where the wrist camera sees the object large, so that the descent to *around* is
+# straight down; a sideways error over 8 mm at *over* already pushes the cup.
 SETTLE_STEPS = 25
 HELD_SETTLE_STEPS = 150
 """physics steps (0.3 s) for a grasp placed in the closed gripper at reset to settle (reach_with_object)"""
@@ -434,6 +435,9 @@ class FrankaTableEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float64]]):
             return [*(grasped if chain == "grasp" else []), ("carried", goal + lift, goal, held)]
         carry = np.array([goal[0], goal[1], CARRY_HEIGHT])
         put_down = [("lowered", goal + lift, goal, held)] if chain == "grasp" else []  # on the target, still held
+        if put_down and self.config.place_over > 0:  # held just above it first
+            over_place = goal + np.array([0.0, 0.0, self.config.place_over])
+            put_down.insert(0, ("lowering", over_place + lift, over_place, held))
         return [
             *grasped,
             ("carried", carry + lift, carry, held),

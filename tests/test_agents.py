@@ -80,4 +80,7 @@ def test_the_simulator_model_scores_candidates_by_their_real_outcome(agent):
     mpc.reset([driver.goal_images()[0]])
     action = mpc.act(obs.image, obs.state)
     assert action.shape == (7,) and np.abs(action[:3]).max() <= 0.075 + 1e-6
+    with pytest.raises(ValueError, match=r"path_weight 1\.0 needs a model that scores the predicted path"):
+        MPCAgent(agent.encoder, model, CEM(CEMConfig(horizon=1, samples=8, topk=2, iterations=1)),
+                 MPCConfig(path_weight=1.0))  # fmt: skip
     driver.close()

@@ -109,6 +109,23 @@ def test_the_over_image_shows_the_gripper_chain_over_above_the_grasp_pose():
         gym.make(IDS["grasp"], object="cup", goal_chain="grasp", chain_over=0.12)
 
 
+def test_place_over_adds_the_lowering_image_above_the_place():
+    env = gym.make(IDS["pick_and_place"], object="box", image_size=64, goal_chain="grasp", place_over=0.04)
+    _, info = env.reset(seed=2)
+    names = info["subgoal_names"]
+    assert names[-4:] == ["carried", "lowering", "lowered", "placed"]
+    assert len(info["subgoal_images"]) == len(names)
+    tool = {name: pos for name, pos, *_ in env.unwrapped._goal_configurations()}
+    assert tool["lowering"][2] - tool["lowered"][2] == pytest.approx(0.04)
+    assert np.allclose(tool["lowering"][:2], tool["lowered"][:2])
+    env.close()
+    env = gym.make(IDS["grasp"], object="box", image_size=64, goal_chain="grasp", place_over=0.04)
+    assert "lowering" not in env.reset(seed=2)[1]["subgoal_names"]  # only pick-and-place puts down
+    env.close()
+    with pytest.raises(ValueError, match="place_over"):
+        gym.make(IDS["pick_and_place"], object="box", goal_chain="grasp", place_over=0.2)
+
+
 def test_the_sim_driver_gives_both_views_of_observations_and_goals():
     driver = SimDriver.make(IDS["grasp"], "box", image_size=64, wrist_camera=True, goal_chain="grasp")
     obs = driver.reset(seed=0)

@@ -94,6 +94,30 @@ def test_the_energy_weighs_each_views_latent_distance():
         LatentEnergy(model, observed, goal, {"exterior": 1.0})
 
 
+def test_the_path_weight_adds_the_distance_of_the_frames_predicted_on_the_way():
+    model = ACPredictor(CFG2).eval()
+    z, _a, _s = inputs(batch=1)
+    observed = model.observe(z[0, :1], torch.zeros(0, 7), torch.zeros(1, 7))
+    goal = torch.randn(32, 8)
+    actions = torch.randn(5, 3, 7) * 0.01
+    imagined = model.imagine(observed, actions, integrate_states(observed.state, actions))  # (K, 3, N, D)
+    weights = {"exterior": 0.25, "wrist": 0.75}
+
+    def distance(frame: torch.Tensor) -> torch.Tensor:
+        return 0.25 * (frame[:, :16] - goal[:16]).abs().mean((1, 2)) + 0.75 * (frame[:, 16:] - goal[16:]).abs().mean(
+            (1, 2))  # fmt: skip
+
+    on_the_way = (distance(imagined[:, 0]) + distance(imagined[:, 1])) / 2
+    scored = LatentEnergy(model, observed, goal, weights, path_weight=0.5)(actions)
+    torch.testing.assert_close(scored, distance(imagined[:, 2]) + 0.5 * on_the_way)
+    torch.testing.assert_close(LatentEnergy(model, observed, goal, weights)(actions), distance(imagined[:, 2]))
+    one_step = actions[:, :1]  # nothing on the way: the last frame's distance alone
+    torch.testing.assert_close(LatentEnergy(model, observed, goal, weights, path_weight=0.5)(one_step),
+                               LatentEnergy(model, observed, goal, weights)(one_step))  # fmt: skip
+    with pytest.raises(ValueError, match="path_weight"):
+        LatentEnergy(model, observed, goal, weights, path_weight=-1.0)
+
+
 @pytest.fixture(scope="module")
 def two_view(tmp_path_factory):
     """Four grasp episodes at 64 px with both cameras, each view encoded by a tiny random V-JEPA 2."""

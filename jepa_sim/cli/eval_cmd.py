@@ -90,6 +90,9 @@ class EvalArgs(PlannerArgs, AgentArgs):
     closed, lifted, then carried; pick-and-place: carried, lowered, placed)"""
     chain_over: float = 0.05
     """--goal-chain grasp: how far above the grasp pose the *over* image shows the open gripper (m)"""
+    place_over: float = 0.0
+    """--goal-chain grasp, pick-and-place: 0 = off; h > 0 adds the image *lowering* (the object held h m above its
+    place) between *carried* and *lowered*"""
     views: str = "auto"
     """the views the MPC agents observe and compare: `exterior` (the paper) or `exterior,wrist` (DROID's rig: the
     wrist camera sees the fingers close). `auto`: the learned predictor's views when mpc is evaluated (a
@@ -189,7 +192,7 @@ def run(args: EvalArgs) -> int:
         mpc_config = args.mpc_config()
         if args.goal_chain not in GOAL_CHAINS:
             raise ValueError(f"--goal-chain must be one of {', '.join(GOAL_CHAINS)}, got {args.goal_chain!r}")
-        EnvConfig(chain_over=args.chain_over)  # checks it
+        EnvConfig(chain_over=args.chain_over, place_over=args.place_over)  # checks them
     except ValueError as exc:
         raise SystemExit(f"jepa-sim eval: {exc}") from exc
 
@@ -229,6 +232,8 @@ def run(args: EvalArgs) -> int:
         meta["grasp_chain"] = list(GRASP_CHAIN)
         if args.chain_over != EnvConfig().chain_over:  # recorded when not the default: older evaluations resume
             meta["chain_over"] = args.chain_over
+        if args.place_over:
+            meta["place_over"] = args.place_over
     if agent is not None and isinstance(agent.model, PredictorModel) and agent.model.precision != "fp32":
         meta["precision"] = agent.model.precision  # only when not fp32: evaluations from before it still resume
     resumed: list[TrialResult] = []
@@ -306,7 +311,8 @@ def run(args: EvalArgs) -> int:
             results = evaluate(
                 cells, methods, args.trials, args.seed,
                 lambda env_id, obj: SimDriver.make(env_id, obj, image_size=args.image_size, goal_chain=args.goal_chain,
-                                                   chain_over=args.chain_over, wrist_camera=wrist),
+                                                   chain_over=args.chain_over, place_over=args.place_over,
+                                                   wrist_camera=wrist),
                 make_agent, record=args.videos, on_trial=on_trial, done=resumed, record_all=args.outcome_videos,
             )  # fmt: skip
         finally:

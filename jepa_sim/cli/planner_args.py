@@ -139,6 +139,10 @@ class AgentArgs:
     """0: off; m > 0: a planned gripper change is executed only when the best plan without it costs more than
     (1 + m) times as much (where the energy hardly depends on the gripper, the best sample's gripper change is
     noise that would open and close the gripper at random)"""
+    path_weight: float = 0.0
+    """0: the energy scores the last predicted frame of a plan (the paper); w > 0 adds w times the mean distance of
+    the frames predicted on the way, so that the executed first step makes progress itself instead of passing
+    wherever the last step can come back from (learned predictor only)"""
     precision: str = "auto"
     """the learned predictor's arithmetic while planning: `fp32`, `bf16` (about 1.5x faster per step on a CPU with
     native bfloat16; its costs rank candidates as fp32's do) or `auto` (bf16 on a GPU or a CPU with native bfloat16,
@@ -160,6 +164,7 @@ class AgentArgs:
             max_steps_per_subgoal=self.max_steps_per_subgoal,
             gripper_snap=self.gripper_snap if self.gripper_snap != 0 else None,
             gripper_margin=self.gripper_margin,
+            path_weight=self.path_weight,
             retry_from=self.retry_from if self.retry_from >= 0 else None,
             retries=self.retries,
             plan_arrival=self.plan_arrival,
@@ -196,5 +201,6 @@ class AgentArgs:
             # recorded only when on, so evaluations from before this option still resume
             **({"plan_arrival": True} if config.plan_arrival else {}),
             **({"gripper_margin": config.gripper_margin} if config.gripper_margin else {}),
+            **({"path_weight": config.path_weight} if config.path_weight else {}),
             **({"retry_from": config.retry_from, "retries": config.retries} if config.retry_from is not None else {}),
         }
