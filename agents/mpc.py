@@ -35,7 +35,6 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from agents.refine import PatternSearch, RefineConfig
 from jepa_sim.encoders.base import FrozenEncoder
 from jepa_sim.planning.base import CostFn, Plan, SamplingPlanner, shift_plan
 from jepa_sim.planning.energy import LatentEnergy
@@ -201,14 +200,6 @@ class MPCConfig:
     path_weight: float = 0.0
     """the learned predictor's energy also scores the frames predicted on the way, with this weight
     (:class:`LatentEnergy`); 0 = the last frame only (the paper)"""
-    refine: tuple[tuple[int, tuple[int, ...]], ...] = ()
-    """(sub-goal, translation axes) pairs: when the agent is about to leave such a sub-goal (the advance rule
-    fired), it first refines its position along those axes by observation (:mod:`agents.refine`: probing moves
-    kept while the observed distance to the sub-goal image falls); () = never (the paper)"""
-    refine_step: float = 0.005
-    """the first probing step (m); steps that keep helping double, up to 2 cm"""
-    refine_steps: int = 12
-    """probing moves at most per refinement"""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -232,14 +223,6 @@ class MPCConfig:
                              f"got {self.retry_from}, {self.retries}, {self.stall_steps}")  # fmt: skip
         if not 0.0 <= self.gripper_margin < 10.0:
             raise ValueError(f"gripper_margin must be in [0, 10), got {self.gripper_margin}")
-        for index, axes in self.refine:
-            if index < 0 or not axes or any(a not in (0, 1, 2) for a in axes):
-                raise ValueError(f"refine needs (sub-goal >= 0, translation axes among 0, 1, 2), got {(index, axes)}")
-        self.refine_config()  # checks the probing settings
-
-    def refine_config(self) -> RefineConfig:
-        """The probing settings of ``refine_subgoal`` (ValueError names a bad one)."""
-        return RefineConfig(step=self.refine_step, max_step=max(self.refine_step, 0.02), max_steps=self.refine_steps)
 
     def snap(self, actions: torch.Tensor) -> torch.Tensor:
         """Actions (..., 7) with the gripper change snapped as ``gripper_snap`` says (unchanged when None)."""
@@ -366,9 +349,6 @@ class MPCAgent:
         self.goals = {view: self._encode(np.stack([goal[view] for goal in chain])) for view in self.config.views}
         self.num_goals = len(chain)
         self.subgoal, self.steps_on_subgoal, self.retried = 0, 0, 0
-        self.refiner = PatternSearch(self.config.refine_config())
-        self._refined = False
-        self._probe: NDArray[np.float64] | None = None
         self.history: list[float] = []
         self.previous: Plan | None = None
         self.generator = torch.Generator().manual_seed(self.config.seed)
@@ -400,18 +380,7 @@ class MPCAgent:
         start = time.perf_counter()
         tokens = self._encode(np.stack(list(views.values())))  # every view in one batch
         z = dict(zip(views, tokens, strict=True))
-        if self.refiner.active:  # probing by observation (refine_subgoal): the next probe, or on to the next goal
-            distance = self.distance(z, self.subgoal)
-            self._probe = self.refiner.next_action(distance)
-            if self._probe is None:
-                self._next_subgoal(z)
-                distance = self.history[-1]
-        else:
-            distance = self._advance(z)
-        if self._probe is not None:
-            action, self._probe = self._probe, None
-            self.log.append(StepLog(action, distance, distance, self.subgoal, time.perf_counter() - start))
-            return action
+        distance = self._advance(z)
         plan = self._plan(z, state_t)
         last = self.subgoal == self.num_goals - 1
         if self.config.plan_arrival and not last and plan.cost >= (1.0 - self.config.min_progress) * distance:
@@ -441,7 +410,6 @@ class MPCAgent:
     def _next_subgoal(self, z: Latents, index: int | None = None) -> None:
         self.subgoal = self.subgoal + 1 if index is None else index
         self.steps_on_subgoal = 1
-        self._refined = False
         self.previous = None
         self.history = [self.distance(z, self.subgoal)]
 
@@ -456,12 +424,6 @@ class MPCAgent:
         cfg = self.config
         last = self.subgoal == self.num_goals - 1
         if not last and (arrived(self.history, cfg) or self.steps_on_subgoal >= cfg.max_steps_per_subgoal):
-            axes = dict(cfg.refine).get(self.subgoal)
-            if axes and not self._refined:  # first refine the position by observation
-                self._refined = True
-                self._probe = self.refiner.start(axes, self.history[-1])
-                if self._probe is not None:
-                    return self.history[-1]
             self._next_subgoal(z)
         elif (
             last

@@ -84,23 +84,3 @@ def test_the_simulator_model_scores_candidates_by_their_real_outcome(agent):
         MPCAgent(agent.encoder, model, CEM(CEMConfig(horizon=1, samples=8, topk=2, iterations=1)),
                  MPCConfig(path_weight=1.0))  # fmt: skip
     driver.close()
-
-
-def test_a_refined_sub_goal_is_probed_by_observation_before_the_agent_moves_on(agent):
-    """refine=((0, x)): when the advance rule fires on sub-goal 0, probing moves along x come first. With a frame
-    that never changes no probe helps: one step +x, then the other way (two steps back), then back to the start."""
-    from dataclasses import replace
-
-    env = gym.make("JepaSim/FrankaPickAndPlace-v0", object="cup", image_size=64)
-    obs, info = env.reset(seed=0)
-    refining = MPCAgent(agent.encoder, agent.model.predictor, agent.planner,
-                        replace(agent.config, refine=((0, (0,)),), refine_step=0.005))  # fmt: skip
-    refining.reset(info["subgoal_images"])
-    actions = [refining.act(obs["image"], obs["state"]) for _ in range(5)]
-    probes = [a for a, log in zip(actions[1:4], refining.log[1:4], strict=True) if log.subgoal == 0]
-    assert [round(float(a[0]), 4) for a in probes] == [0.005, -0.01, 0.005]
-    assert all(np.count_nonzero(a) == 1 for a in probes)
-    assert [log.subgoal for log in refining.log] == [0, 0, 0, 0, 1]  # then on to the next sub-goal, planned
-    with pytest.raises(ValueError, match="refine needs"):
-        MPCConfig(refine=((0, (4,)),))
-    env.close()

@@ -66,19 +66,6 @@ class PlannerArgs:
                 f"horizon {self.horizon}")  # fmt: skip
 
 
-def parse_refine(spec: str) -> tuple[tuple[int, tuple[int, ...]], ...]:
-    """``--refine`` (``1:xy,2:z``) -> ((1, (0, 1)), (2, (2,))); ValueError names a bad spec."""
-    pairs = []
-    for part in (p.strip() for p in spec.split(",") if p.strip()):
-        index, _, axes = part.partition(":")
-        if not index.strip().isdigit() or not axes or any(a not in "xyz" for a in axes) or len(set(axes)) < len(axes):
-            raise ValueError(f"--refine takes SUBGOAL:AXES pairs such as 1:xy,2:z (axes among x, y, z), got {part!r}")
-        pairs.append((int(index), tuple("xyz".index(a) for a in axes)))
-    if len({i for i, _ in pairs}) < len(pairs):
-        raise ValueError(f"--refine names a sub-goal twice: {spec!r}")
-    return tuple(pairs)
-
-
 AgentName = Literal["grasp", "paper"]
 
 AGENT_PRESETS: dict[str, dict[str, Any]] = {
@@ -156,15 +143,6 @@ class AgentArgs:
     """0: the energy scores the last predicted frame of a plan (the paper); w > 0 adds w times the mean distance of
     the frames predicted on the way, so that the executed first step makes progress itself instead of passing
     wherever the last step can come back from (learned predictor only)"""
-    refine: str = ""
-    """empty: off; `I:AXES,...` (e.g. `1:xy,2:z`): before leaving sub-goal I, refine the position along AXES (x, y,
-    z of the robot base) by observation: probing moves, kept while the observed distance to the sub-goal image falls
-    (for --goal-chain grasp: `1:xy` aligns just over the object, where a 1 cm sideways error decides the grasp and
-    the camera sees it but the predictor barely does; `2:z` then descends straight to *around*)"""
-    refine_step: float = 0.005
-    """--refine: the first probing step (m); steps that keep helping double, up to 2 cm"""
-    refine_steps: int = 12
-    """--refine: probing moves at most per refinement"""
     precision: str = "auto"
     """the learned predictor's arithmetic while planning: `fp32`, `bf16` (about 1.5x faster per step on a CPU with
     native bfloat16; its costs rank candidates as fp32's do) or `auto` (bf16 on a GPU or a CPU with native bfloat16,
@@ -187,9 +165,6 @@ class AgentArgs:
             gripper_snap=self.gripper_snap if self.gripper_snap != 0 else None,
             gripper_margin=self.gripper_margin,
             path_weight=self.path_weight,
-            refine=parse_refine(self.refine),
-            refine_step=self.refine_step,
-            refine_steps=self.refine_steps,
             retry_from=self.retry_from if self.retry_from >= 0 else None,
             retries=self.retries,
             plan_arrival=self.plan_arrival,
@@ -207,8 +182,6 @@ class AgentArgs:
         rule.append(f"after {self.max_steps_per_subgoal} steps")
         if self.retry_from >= 0:
             rule.append(f"back to sub-goal {self.retry_from} when the last stalls ({self.retries}x at most)")
-        if self.refine:
-            rule.append(f"refined by observation first ({self.refine}; {self.refine_steps} probing moves at most)")
         gripper = f"snapped at {self.gripper_snap:g}" if self.gripper_snap else "continuous"
         if self.gripper_margin:
             gripper += f", changed only when it lowers the energy by {self.gripper_margin:.0%}"
@@ -229,10 +202,5 @@ class AgentArgs:
             **({"plan_arrival": True} if config.plan_arrival else {}),
             **({"gripper_margin": config.gripper_margin} if config.gripper_margin else {}),
             **({"path_weight": config.path_weight} if config.path_weight else {}),
-            **(
-                {"refine": self.refine, "refine_step": config.refine_step, "refine_steps": config.refine_steps}
-                if config.refine
-                else {}
-            ),
             **({"retry_from": config.retry_from, "retries": config.retries} if config.retry_from is not None else {}),
         }
