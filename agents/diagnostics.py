@@ -3,7 +3,7 @@
 Two measurements, both with the simulator's exact frames and a frozen encoder applied to each view:
 
 - :func:`chain_traces`: along the scripted expert's own episodes, the energy (the MPC agent's weighted latent
-  distance, :func:`agents.mpc.weighted_distance`) of every frame to every image of the task's goal chain. A
+  distance, :func:`agents.planning_model.weighted_distance`) of every frame to every image of the task's goal chain. A
   chain that works shows each sub-goal's distance reaching its low when the expert passes through that
   configuration, and the next sub-goal's distance falling after it: no ridge for a short-horizon planner.
 - :func:`gripper_contrast`: at the grasp pose (the expert about to close), how much one control step that closes

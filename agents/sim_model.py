@@ -13,15 +13,15 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from agents.mpc import Latents, weighted_distance
+from agents.planning_model import Latents, weighted_distance
 from envs.franka_env import EXTERIOR_VIEW, VIEWS, FrankaTableEnv
 from jepa_sim.encoders.base import FrozenEncoder
 from jepa_sim.planning.base import CostFn
 
 
 class SimulatorModel:
-    """A :class:`agents.mpc.PlanningModel` that looks ahead in ``env``, the very env being acted in, from any of
-    its views (``exterior``, and ``wrist`` when the env has the wrist camera)."""
+    """A :class:`agents.planning_model.PlanningModel` that looks ahead in ``env``, the very env being acted in, from
+    any of its views (``exterior``, and ``wrist`` when the env has the wrist camera)."""
 
     def __init__(self, env: FrankaTableEnv, encoder: FrozenEncoder, device: torch.device | str = "cpu") -> None:
         self.env, self.encoder, self.device = env, encoder, torch.device(device)

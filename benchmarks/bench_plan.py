@@ -28,7 +28,8 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the ids, picks the GL backend)
-from agents.mpc import MPCAgent, PredictorModel, Views
+from agents.mpc import MPCAgent
+from agents.planning_model import PredictorModel, Views
 from jepa_sim.cli.eval_cmd import EvalArgs
 from jepa_sim.encoders import load_encoder
 from jepa_sim.planning import CEM

@@ -22,7 +22,7 @@ import torch
 import envs  # noqa: F401  (registers the ids, picks the GL backend)
 from agents.drivers.base import Observation
 from agents.drivers.sim import SimDriver
-from agents.mpc import PredictorModel, weighted_distance
+from agents.planning_model import PredictorModel, weighted_distance
 from agents.policies import OracleAgent
 from envs.config import ControlConfig
 from envs.registration import ENV_IDS

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the ids, picks the GL backend)
-from agents.mpc import PredictorModel
+from agents.planning_model import PredictorModel
 from agents.sim_model import SimulatorModel
 from envs.expert import ScriptedExpert
 from envs.registration import ENV_IDS

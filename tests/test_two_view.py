@@ -13,7 +13,8 @@ from test_grasping import plan_two_steps
 
 from agents.bc import resolve_bc
 from agents.drivers.sim import SimDriver
-from agents.mpc import MPCAgent, MPCConfig, PredictorModel
+from agents.mpc import MPCAgent, MPCConfig
+from agents.planning_model import PredictorModel
 from envs.collection import CollectSpec, collect
 from jepa_sim.cli.main import main
 from jepa_sim.data.feature_clips import FeatureClips

@@ -162,7 +162,8 @@ def run(args: EvalArgs) -> int:
     from agents.bc import BCAgent, load_bc
     from agents.drivers.sim import SimDriver
     from agents.evaluate import TrialResult, evaluate, results_markdown, summarize, write_results
-    from agents.mpc import MPCAgent, PredictorModel
+    from agents.mpc import MPCAgent
+    from agents.planning_model import PredictorModel
     from agents.policies import Agent, MPCPolicy, OracleAgent, RandomAgent
     from agents.sim_model import SimulatorModel
     from envs.config import GOAL_CHAINS, TASKS, ControlConfig, EnvConfig
