@@ -216,3 +216,29 @@ def test_eval_table_merges_folders_of_one_evaluation_and_refuses_others(tmp_path
     write_results(flipped, ["mpc"], tmp_path / "flipped", {**meta, "objects": ["box"]}, plot=False)
     with pytest.raises(SystemExit, match="another outcome"):
         eval_table.load([tmp_path / "box", tmp_path / "flipped"])
+
+
+def test_eval_pair_compares_two_agents_seed_by_seed(tmp_path):
+    import importlib.util
+
+    from agents.evaluate import write_results
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_pair.py"
+    spec = importlib.util.spec_from_file_location("eval_pair", script)
+    assert spec is not None and spec.loader is not None
+    eval_pair = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(eval_pair)
+    meta = {"methods": ["mpc"], "seed": 1000, "planner": {"name": "cem", "max_xyz": 0.075}}
+    a = [TrialResult("grasp", "cup", "mpc", 1000 + i, i in (0, 1), 20, 0.2) for i in range(10)]
+    b = [TrialResult("grasp", "cup", "mpc", 1000 + i, i in (1, 2, 3, 4, 5, 6, 7), 20, 0.2) for i in range(8)]
+    write_results(a, ["mpc"], tmp_path / "a", meta, plot=False)
+    write_results(b, ["mpc"], tmp_path / "b", {**meta, "planner": {"name": "cem", "max_xyz": 0.04}}, plot=False)
+    lines = eval_pair.compare(tmp_path / "a", tmp_path / "b")
+    assert "settings that differ: planner.max_xyz: 0.075 -> 0.04" in lines
+    # 8 common seeds: A 2, B 7, both 1, only A 1 (1000), only B 6; McNemar: 2 * P(X <= 1 | 7, 1/2) = 16/128
+    assert "| grasp cup mpc | 8 | 2 | 7 | 1 | 1 | 6 | 0.125 |" in lines
+    assert eval_pair.mcnemar_p(0, 0) == 1.0 and eval_pair.mcnemar_p(3, 3) == 1.0
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.json").write_text("{not json")
+    with pytest.raises(SystemExit, match="unreadable"):
+        eval_pair.compare(tmp_path / "a", tmp_path / "broken")
