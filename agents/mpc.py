@@ -96,6 +96,12 @@ class MPCConfig:
     path_weight: float = 0.0
     """the learned predictor's energy also scores the frames predicted on the way, with this weight
     (:class:`LatentEnergy`); 0 = the last frame only (the paper)"""
+    fine_subgoals: tuple[int, ...] = ()
+    """sub-goals on which the arm moves in finer steps: every planned translation times ``fine_scale`` (in the
+    candidates scored and the action executed); e.g. the grasp chain's *over*, *around* and *closed* (1, 2, 3),
+    where one long step can knock the object over, while reaching and carrying keep the long steps"""
+    fine_scale: float = 1.0
+    """the factor of ``fine_subgoals`` (0 < s <= 1)"""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -119,6 +125,10 @@ class MPCConfig:
                              f"got {self.retry_from}, {self.retries}, {self.stall_steps}")  # fmt: skip
         if not 0.0 <= self.gripper_margin < 10.0:
             raise ValueError(f"gripper_margin must be in [0, 10), got {self.gripper_margin}")
+        if not 0.0 < self.fine_scale <= 1.0 or any(i < 0 for i in self.fine_subgoals):
+            raise ValueError(
+                f"need 0 < fine_scale <= 1 and sub-goals >= 0, got {self.fine_scale}, {self.fine_subgoals}"
+            )
 
     def snap(self, actions: torch.Tensor) -> torch.Tensor:
         """Actions (..., 7) with the gripper change snapped as ``gripper_snap`` says (unchanged when None)."""
@@ -285,14 +295,15 @@ class MPCAgent:
             distance = self.history[-1]
             plan = self._plan(z, state_t)
         self.previous = plan
-        action = self.config.snap(plan.actions[0]).double().cpu().numpy()
+        action = self.config.snap(self._fine(plan.actions[0])).double().cpu().numpy()
         self.log.append(StepLog(action, plan.cost, distance, self.subgoal, time.perf_counter() - start))
         return action
 
     def _plan(self, z: Latents, state: torch.Tensor) -> Plan:
         scored = self.model.energy(z, state, self._goal(self.subgoal), self.weights)
         snap_scored = self.config.gripper_snap is not None and self.model.actions_are_commands
-        energy = (lambda a: scored(self.config.snap(a))) if snap_scored else scored
+        fine = self._fine
+        energy = (lambda a: scored(self.config.snap(fine(a)))) if snap_scored else (lambda a: scored(fine(a)))
         warm = shift_plan(self.previous.actions) if (self.config.warm_start and self.previous is not None) else None
         plan = self.planner.plan(energy, warm=warm, generator=self.generator, device=self.device)
         if self.config.gripper_margin > 0 and float(self.config.snap(plan.actions[0])[6]) != 0.0:
@@ -302,6 +313,15 @@ class MPCAgent:
             if cost <= plan.cost + self.config.gripper_margin * abs(plan.cost):  # the change earns too little
                 plan = Plan(held, cost, plan.costs, plan.evaluations + 1)
         return plan
+
+    def _fine(self, actions: torch.Tensor) -> torch.Tensor:
+        """Actions (..., 7) as executed on the current sub-goal: translations times ``fine_scale`` on the sub-goals
+        of ``fine_subgoals`` (unchanged elsewhere). Applied before scoring and before execution."""
+        if self.subgoal not in self.config.fine_subgoals:
+            return actions
+        out = actions.clone()
+        out[..., :3] *= self.config.fine_scale
+        return out
 
     def _next_subgoal(self, z: Latents, index: int | None = None) -> None:
         self.subgoal = self.subgoal + 1 if index is None else index

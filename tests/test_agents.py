@@ -84,3 +84,24 @@ def test_the_simulator_model_scores_candidates_by_their_real_outcome(agent):
         MPCAgent(agent.encoder, model, CEM(CEMConfig(horizon=1, samples=8, topk=2, iterations=1)),
                  MPCConfig(path_weight=1.0))  # fmt: skip
     driver.close()
+
+
+def test_fine_sub_goals_plan_and_execute_shorter_steps(agent):
+    """fine_subgoals=(0,): on sub-goal 0 every planned translation is scaled by fine_scale, in what is scored and
+    in what is executed; on the next sub-goal the planner's full bound again."""
+    from dataclasses import replace
+
+    env = gym.make("JepaSim/FrankaPickAndPlace-v0", object="cup", image_size=64)
+    obs, info = env.reset(seed=0)
+    fine = MPCAgent(agent.encoder, agent.model.predictor, agent.planner,
+                    replace(agent.config, fine_subgoals=(0,), fine_scale=0.5))  # fmt: skip
+    fine.reset(info["subgoal_images"])
+    for expected_subgoal, scale in ((0, 0.5), (1, 1.0)):
+        action = fine.act(obs["image"], obs["state"])
+        assert fine.log[-1].subgoal == expected_subgoal and fine.previous is not None
+        planned = fine.previous.actions[0].double().numpy()
+        np.testing.assert_allclose(action[:3], scale * planned[:3], rtol=1e-6)
+        np.testing.assert_allclose(action[3:6], planned[3:6], rtol=1e-6)
+    with pytest.raises(ValueError, match="fine_scale"):
+        MPCConfig(fine_subgoals=(1,), fine_scale=1.5)
+    env.close()

@@ -242,3 +242,19 @@ def test_eval_pair_compares_two_agents_seed_by_seed(tmp_path):
     (tmp_path / "broken" / "results.json").write_text("{not json")
     with pytest.raises(SystemExit, match="unreadable"):
         eval_pair.compare(tmp_path / "a", tmp_path / "broken")
+
+
+def test_fine_sub_goal_flags_become_the_agents_scale():
+    from dataclasses import replace
+
+    from jepa_sim.cli.eval_cmd import EvalArgs
+
+    args = replace(EvalArgs(), max_xyz=0.075, fine_subgoals="1,2,3", fine_xyz=0.03)
+    config = args.agent_config(("exterior", "wrist"))
+    assert config.fine_subgoals == (1, 2, 3) and config.fine_scale == pytest.approx(0.4)
+    assert args.agent_settings(("exterior", "wrist"))["fine_subgoals"] == [1, 2, 3]
+    assert "fine_subgoals" not in EvalArgs().agent_settings(("exterior", "wrist"))  # off: not recorded
+    with pytest.raises(ValueError, match="--fine-xyz must be in"):
+        replace(args, fine_xyz=0.1).agent_config(("exterior",))
+    with pytest.raises(ValueError, match="--fine-subgoals must be"):
+        replace(args, fine_subgoals="1,x").agent_config(("exterior",))

@@ -68,6 +68,17 @@ class PlannerArgs:
                 f"horizon {self.horizon}")  # fmt: skip
 
 
+def parse_subgoals(spec: str) -> tuple[int, ...]:
+    """``--fine-subgoals`` (``1,2,3``) -> (1, 2, 3); ValueError names a bad list."""
+    try:
+        subgoals = tuple(int(part) for part in spec.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"--fine-subgoals must be comma-separated sub-goal numbers, got {spec!r}") from exc
+    if any(i < 0 for i in subgoals):
+        raise ValueError(f"--fine-subgoals must be sub-goal numbers >= 0, got {spec!r}")
+    return subgoals
+
+
 AgentName = Literal["grasp", "paper"]
 
 AGENT_PRESETS: dict[str, dict[str, Any]] = {
@@ -145,6 +156,11 @@ class AgentArgs:
     """0: the energy scores the last predicted frame of a plan (the paper); w > 0 adds w times the mean distance of
     the frames predicted on the way, so that the executed first step makes progress itself instead of passing
     wherever the last step can come back from (learned predictor only)"""
+    fine_subgoals: str = ""
+    """comma-separated sub-goals on which the arm moves in steps of at most --fine-xyz instead of --max-xyz (e.g.
+    `1,2,3`: the grasp chain's *over*, *around* and *closed*); empty: none"""
+    fine_xyz: float = 0.04
+    """--fine-subgoals: their per-step translation bound (m), at most --max-xyz"""
     precision: str = "auto"
     """the learned predictor's arithmetic while planning: `fp32`, `bf16` (about 1.5x faster per step on a CPU with
     native bfloat16; its costs rank candidates as fp32's do) or `auto` (bf16 on a GPU or a CPU with native bfloat16,
@@ -167,12 +183,23 @@ class AgentArgs:
             gripper_snap=self.gripper_snap if self.gripper_snap != 0 else None,
             gripper_margin=self.gripper_margin,
             path_weight=self.path_weight,
+            fine_subgoals=parse_subgoals(self.fine_subgoals),
+            fine_scale=self.fine_scale(),
             retry_from=self.retry_from if self.retry_from >= 0 else None,
             retries=self.retries,
             plan_arrival=self.plan_arrival,
             precision=self.precision,
             seed=seed,
         )
+
+    def fine_scale(self) -> float:
+        """--fine-xyz as a fraction of --max-xyz (ValueError when it is not in (0, --max-xyz])."""
+        max_xyz = getattr(self, "max_xyz", None)
+        if not self.fine_subgoals.strip():
+            return 1.0
+        if max_xyz is None or not 0.0 < self.fine_xyz <= max_xyz:
+            raise ValueError(f"--fine-xyz must be in (0, --max-xyz = {max_xyz}], got {self.fine_xyz}")
+        return self.fine_xyz / max_xyz
 
     def agent_summary(self) -> str:
         """One line for a start-up report: the sub-goal rule and the gripper."""
@@ -204,5 +231,8 @@ class AgentArgs:
             **({"plan_arrival": True} if config.plan_arrival else {}),
             **({"gripper_margin": config.gripper_margin} if config.gripper_margin else {}),
             **({"path_weight": config.path_weight} if config.path_weight else {}),
+            **(
+                {"fine_subgoals": list(config.fine_subgoals), "fine_xyz": self.fine_xyz} if config.fine_subgoals else {}
+            ),
             **({"retry_from": config.retry_from, "retries": config.retries} if config.retry_from is not None else {}),
         }
