@@ -24,6 +24,7 @@ from jepa_sim.planning import CEM, CEMConfig
 from jepa_sim.planning.energy import LatentEnergy, integrate_states
 from jepa_sim.predictor import ACPredictor, PredictorConfig
 from jepa_sim.predictor.checkpoint import load_predictor
+from jepa_sim.predictor.model import Observed
 
 BOTH = ("exterior", "wrist")
 CFG2 = PredictorConfig(token_dim=8, grid=(4, 4), width=32, depth=2, heads=2, max_steps=6, merge=2, views=BOTH)
@@ -79,11 +80,15 @@ def test_the_two_view_predictor_folds_each_view_apart_and_tells_the_views_apart(
     assert one.view_pos is None and "view_pos" not in one.state_dict()
 
 
-def test_the_energy_weighs_each_views_latent_distance():
+def observed_two_view() -> tuple[ACPredictor, Observed, torch.Tensor]:
+    """A random two-view predictor, one observed frame of it and a random goal (32 tokens: 16 per view)."""
     model = ACPredictor(CFG2).eval()
     z, _a, _s = inputs(batch=1)
-    observed = model.observe(z[0, :1], torch.zeros(0, 7), torch.zeros(1, 7))
-    goal = torch.randn(32, 8)
+    return model, model.observe(z[0, :1], torch.zeros(0, 7), torch.zeros(1, 7)), torch.randn(32, 8)
+
+
+def test_the_energy_weighs_each_views_latent_distance():
+    model, observed, goal = observed_two_view()
     actions = torch.randn(5, 2, 7) * 0.01
     final = model.imagine(observed, actions, integrate_states(observed.state, actions))[:, -1]
     per_view = [(final[:, :16] - goal[:16]).abs().mean((1, 2)), (final[:, 16:] - goal[16:]).abs().mean((1, 2))]
@@ -96,10 +101,7 @@ def test_the_energy_weighs_each_views_latent_distance():
 
 
 def test_the_path_weight_adds_the_distance_of_the_frames_predicted_on_the_way():
-    model = ACPredictor(CFG2).eval()
-    z, _a, _s = inputs(batch=1)
-    observed = model.observe(z[0, :1], torch.zeros(0, 7), torch.zeros(1, 7))
-    goal = torch.randn(32, 8)
+    model, observed, goal = observed_two_view()
     actions = torch.randn(5, 3, 7) * 0.01
     imagined = model.imagine(observed, actions, integrate_states(observed.state, actions))  # (K, 3, N, D)
     weights = {"exterior": 0.25, "wrist": 0.75}
