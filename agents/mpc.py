@@ -125,6 +125,8 @@ class MPCConfig:
                              f"got {self.retry_from}, {self.retries}, {self.stall_steps}")  # fmt: skip
         if not 0.0 <= self.gripper_margin < 10.0:
             raise ValueError(f"gripper_margin must be in [0, 10), got {self.gripper_margin}")
+        if not 0.0 <= self.path_weight <= 10.0:
+            raise ValueError(f"path_weight must be in [0, 10], got {self.path_weight}")
         if not 0.0 < self.fine_scale <= 1.0 or any(i < 0 for i in self.fine_subgoals):
             raise ValueError(
                 f"need 0 < fine_scale <= 1 and sub-goals >= 0, got {self.fine_scale}, {self.fine_subgoals}"
@@ -198,14 +200,14 @@ class MPCAgent:
         config: MPCConfig | None = None,
     ) -> None:
         """``model``: a predictor (planned through :class:`PredictorModel`) or any :class:`PlanningModel`."""
+        self.config = config or MPCConfig()
         if isinstance(model, ACPredictor):
             if (encoder.num_tokens, encoder.dim) != (model.config.view_tokens, model.config.token_dim):
                 raise ValueError(
                     f"the encoder gives {encoder.num_tokens} tokens of width {encoder.dim}, the predictor expects "
                     f"{model.config.view_tokens} of width {model.config.token_dim}"
                 )
-            model = PredictorModel(model, (config or MPCConfig()).precision, (config or MPCConfig()).path_weight)
-        self.config = config or MPCConfig()
+            model = PredictorModel(model, self.config.precision, self.config.path_weight)
         if self.config.path_weight and getattr(model, "path_weight", None) != self.config.path_weight:
             raise ValueError(f"path_weight {self.config.path_weight} needs a model that scores the predicted path "
                              f"(the learned predictor); {type(model).__name__} scores the last frame only")  # fmt: skip

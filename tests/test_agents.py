@@ -83,6 +83,8 @@ def test_the_simulator_model_scores_candidates_by_their_real_outcome(agent):
     with pytest.raises(ValueError, match=r"path_weight 1\.0 needs a model that scores the predicted path"):
         MPCAgent(agent.encoder, model, CEM(CEMConfig(horizon=1, samples=8, topk=2, iterations=1)),
                  MPCConfig(path_weight=1.0))  # fmt: skip
+    with pytest.raises(ValueError, match=r"path_weight must be in \[0, 10\]"):
+        MPCConfig(path_weight=-1.0)
     driver.close()
 
 
