@@ -13,7 +13,8 @@ The agent moves on to the next one when either
 - with ``stall_steps`` = k > 0, the last k distances set no new low at least ``min_progress`` below the lowest
   before them: the planner has brought the frames as close to the sub-goal as it can. This fires where the
   ratio rule cannot: a sub-goal that differs little from the previous one (closing the gripper), or one whose
-  distance floor is high (the object slightly off its imagined place);
+  distance floor is high (the object slightly off its imagined place). On the ``patient_subgoals`` (long moves
+  such as carrying) k is ``patient_stall_steps``;
 - or after ``max_steps_per_subgoal`` steps on it. The last goal is never left for a later one.
 
 A chain can go back (``retry_from``): when the stall rule fires on the last goal while its distance is still
@@ -102,6 +103,12 @@ class MPCConfig:
     where one long step can knock the object over, while reaching and carrying keep the long steps"""
     fine_scale: float = 1.0
     """the factor of ``fine_subgoals`` (0 < s <= 1)"""
+    patient_subgoals: tuple[int, ...] = ()
+    """sub-goals on which the stall rule waits ``patient_stall_steps`` steps instead of ``stall_steps``: long moves
+    whose distance falls slowly at first (lifting, carrying, lowering the object), which two steps without a 10%
+    new low leave too early, while the short ones of the grasp need the quick rule"""
+    patient_stall_steps: int = 4
+    """the stall rule's steps on ``patient_subgoals``"""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -131,6 +138,17 @@ class MPCConfig:
             raise ValueError(
                 f"need 0 < fine_scale <= 1 and sub-goals >= 0, got {self.fine_scale}, {self.fine_subgoals}"
             )
+        if self.patient_subgoals and (
+            any(i < 0 for i in self.patient_subgoals) or self.patient_stall_steps < 1 or self.stall_steps < 1
+        ):
+            raise ValueError(f"patient_subgoals need sub-goals >= 0, patient_stall_steps >= 1 and the stall rule "
+                             f"(stall_steps >= 1), got {self.patient_subgoals}, {self.patient_stall_steps}, "
+                             f"{self.stall_steps}")  # fmt: skip
+
+    def stall_steps_on(self, subgoal: int | None) -> int:
+        """The stall rule's steps on sub-goal ``subgoal`` (``stall_steps``, or ``patient_stall_steps`` on the
+        patient sub-goals; None: ``stall_steps``)."""
+        return self.patient_stall_steps if subgoal in self.patient_subgoals else self.stall_steps
 
     def snap(self, actions: torch.Tensor) -> torch.Tensor:
         """Actions (..., 7) with the gripper change snapped as ``gripper_snap`` says (unchanged when None)."""
@@ -147,16 +165,17 @@ class MPCConfig:
         return {view: w / sum(raw) for view, w in zip(self.views, raw, strict=True)}
 
 
-def arrived(history: Sequence[float], config: MPCConfig) -> bool:
-    """The advance rule (module docstring) on the distances to the current sub-goal so far (first = its start);
+def arrived(history: Sequence[float], config: MPCConfig, subgoal: int | None = None) -> bool:
+    """The advance rule (module docstring) on the distances to sub-goal ``subgoal`` so far (first = its start);
     the step limit is checked by the caller."""
     h = list(history)
-    return h[-1] < config.advance_ratio * h[0] or stalled(h, config)
+    return h[-1] < config.advance_ratio * h[0] or stalled(h, config, subgoal)
 
 
-def stalled(history: Sequence[float], config: MPCConfig) -> bool:
-    """The stall rule: the last ``stall_steps`` distances set no new low ``min_progress`` below the ones before."""
-    h, k = list(history), config.stall_steps
+def stalled(history: Sequence[float], config: MPCConfig, subgoal: int | None = None) -> bool:
+    """The stall rule on sub-goal ``subgoal``: the last k distances (``MPCConfig.stall_steps_on``) set no new low
+    ``min_progress`` below the ones before."""
+    h, k = list(history), config.stall_steps_on(subgoal)
     return k > 0 and len(h) > k and min(h[-k:]) > (1.0 - config.min_progress) * min(h[:-k])
 
 
@@ -168,7 +187,7 @@ def advance_points(distances: NDArray[np.floating], config: MPCConfig) -> list[i
         if current == distances.shape[1] - 1:
             break
         history.append(float(distances[t, current]))
-        if arrived(history, config) or steps >= config.max_steps_per_subgoal:
+        if arrived(history, config, current) or steps >= config.max_steps_per_subgoal:
             points.append(t)
             current, steps = current + 1, 0
             history = [float(distances[t, current])]
@@ -341,7 +360,9 @@ class MPCAgent:
         self.history.append(self.distance(z, self.subgoal))
         cfg = self.config
         last = self.subgoal == self.num_goals - 1
-        if not last and (arrived(self.history, cfg) or self.steps_on_subgoal >= cfg.max_steps_per_subgoal):
+        if not last and (
+            arrived(self.history, cfg, self.subgoal) or self.steps_on_subgoal >= cfg.max_steps_per_subgoal
+        ):
             self._next_subgoal(z)
         elif (
             last
@@ -349,7 +370,7 @@ class MPCAgent:
             and cfg.retry_from < self.subgoal
             and self.retried < cfg.retries
             and self.history[-1] >= cfg.advance_ratio * self.history[0]
-            and stalled(self.history, cfg)
+            and stalled(self.history, cfg, self.subgoal)
         ):
             self.retried += 1
             self._next_subgoal(z, cfg.retry_from)

@@ -258,3 +258,18 @@ def test_fine_sub_goal_flags_become_the_agents_scale():
         replace(args, fine_xyz=0.1).agent_config(("exterior",))
     with pytest.raises(ValueError, match="--fine-subgoals must be"):
         replace(args, fine_subgoals="1,x").agent_config(("exterior",))
+
+
+def test_patient_sub_goal_flags_reach_the_agent_and_its_record():
+    from dataclasses import replace
+
+    from jepa_sim.cli.eval_cmd import EvalArgs
+
+    args = replace(EvalArgs(), patient_subgoals="4,5,6", patient_stall=5)
+    config = args.agent_config(("exterior", "wrist"))
+    assert config.patient_subgoals == (4, 5, 6) and config.stall_steps_on(5) == 5 and config.stall_steps_on(3) == 2
+    settings = args.agent_settings(("exterior", "wrist"))
+    assert settings["patient_subgoals"] == [4, 5, 6] and settings["patient_stall"] == 5
+    assert "patient_subgoals" not in EvalArgs().agent_settings(("exterior", "wrist"))  # off: not recorded
+    with pytest.raises(ValueError, match="--patient-subgoals must be"):
+        replace(args, patient_subgoals="four").agent_config(("exterior",))

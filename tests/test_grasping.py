@@ -224,6 +224,19 @@ def test_the_stall_rule_advances_where_the_ratio_rule_cannot():
     assert falling.run(5) == [0, 0, 0, 0, 0]
 
 
+def test_patient_sub_goals_wait_longer_before_the_stall_rule_moves_on():
+    # a long move (carrying): the distance falls slowly at first, then fast
+    slow = [0.40, 0.39, 0.38, 0.36, 0.30, 0.20, 0.09, 0.5]  # (the last: the next sub-goal's start)
+    quick = _FixedDistances(MPCConfig(advance_ratio=0.25, stall_steps=2), slow)
+    assert quick.run(3) == [0, 0, 1]  # left after two steps without a 10% new low
+    patient = _FixedDistances(MPCConfig(advance_ratio=0.25, stall_steps=2, patient_subgoals=(0,)), slow)
+    assert patient.run(7) == [0, 0, 0, 0, 0, 0, 1]  # waits 4 steps: the fall comes, and it arrives by the ratio
+    elsewhere = _FixedDistances(MPCConfig(advance_ratio=0.25, stall_steps=2, patient_subgoals=(1,)), slow)
+    assert elsewhere.run(3) == [0, 0, 1]  # only the named sub-goals wait
+    with pytest.raises(ValueError, match="patient_subgoals need"):
+        MPCConfig(patient_subgoals=(4,))  # no stall rule to make patient
+
+
 def test_the_diagnostic_traces_and_contrasts_on_a_tiny_encoder(encoder):
     weights = {"exterior": 0.5, "wrist": 0.5}
     (trace,) = chain_traces(encoder, "grasp", "box", [0], weights, image_size=64)
