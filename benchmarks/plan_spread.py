@@ -65,8 +65,8 @@ def pushed_at_above(obj: str, seed: int, push: float) -> tuple[SimDriver, Observ
     return driver, obs, goals
 
 
-def cm(v: np.ndarray) -> str:
-    return "(" + ", ".join(f"{100 * x:+.1f}" for x in v) + ")"
+def cm(v: np.ndarray, signed: bool = True) -> str:
+    return "(" + ", ".join(f"{100 * x:+.1f}" if signed else f"{100 * x:.1f}" for x in v) + ")"
 
 
 @torch.inference_mode()
@@ -114,8 +114,8 @@ def main() -> None:
                     ends.append(steps.sum(0) - ideal)
                 seconds = (time.perf_counter() - start) / args.repeats
                 f, e = np.array(firsts), np.array(ends)
-                print(f"| {obj} | {seed} | {name} | {seconds:.2f} | {cm(f.mean(0))} | {cm(f.std(0))} "
-                      f"| {cm(e.mean(0))} | {cm(e.std(0))} |", flush=True)  # fmt: skip
+                print(f"| {obj} | {seed} | {name} | {seconds:.2f} | {cm(f.mean(0))} | {cm(f.std(0), signed=False)} "
+                      f"| {cm(e.mean(0))} | {cm(e.std(0), signed=False)} |", flush=True)  # fmt: skip
             driver.close()
 
 
