@@ -18,9 +18,10 @@ class PlannerArgs:
     """`cem` (the paper's) or `mppi` (same samples, iterations and bounds; every sample weighted by its cost)"""
     horizon: int = 1
     """planned steps per candidate. The `grasp` agent's 1 (the paper's and `--agent paper`'s: 2): with 2 steps
-    only the second frame is scored, so the executed first step is loosely constrained (at the cup's *over* image
-    it scattered 1.1-1.3 cm per axis over 16 plans, against 0.5-0.6 cm with 1 step, at half the cost); with 1 step
-    the agent grasped the cup in 41/50 trials against 22/50 (README, *Success in sim*)"""
+    only the second frame is scored, so the executed first step is loosely constrained (toward the *over* image
+    it scattered 1.0-1.5 cm sideways over 16 plans, against 0.4-0.6 cm with 1 step, at half the cost:
+    `benchmarks/plan_spread.py`); with 1 step the agent grasped the cup in 41/50 trials against 22/50 (README,
+    *Success in sim*)"""
     samples: int = 64
     topk: int = 10
     """CEM elites"""
