@@ -145,9 +145,9 @@ class MPCConfig:
                              f"(stall_steps >= 1), got {self.patient_subgoals}, {self.patient_stall_steps}, "
                              f"{self.stall_steps}")  # fmt: skip
 
-    def stall_steps_on(self, subgoal: int | None) -> int:
+    def stall_steps_on(self, subgoal: int) -> int:
         """The stall rule's steps on sub-goal ``subgoal`` (``stall_steps``, or ``patient_stall_steps`` on the
-        patient sub-goals; None: ``stall_steps``)."""
+        patient sub-goals)."""
         return self.patient_stall_steps if subgoal in self.patient_subgoals else self.stall_steps
 
     def snap(self, actions: torch.Tensor) -> torch.Tensor:
@@ -165,14 +165,14 @@ class MPCConfig:
         return {view: w / sum(raw) for view, w in zip(self.views, raw, strict=True)}
 
 
-def arrived(history: Sequence[float], config: MPCConfig, subgoal: int | None = None) -> bool:
+def arrived(history: Sequence[float], config: MPCConfig, subgoal: int) -> bool:
     """The advance rule (module docstring) on the distances to sub-goal ``subgoal`` so far (first = its start);
     the step limit is checked by the caller."""
     h = list(history)
     return h[-1] < config.advance_ratio * h[0] or stalled(h, config, subgoal)
 
 
-def stalled(history: Sequence[float], config: MPCConfig, subgoal: int | None = None) -> bool:
+def stalled(history: Sequence[float], config: MPCConfig, subgoal: int) -> bool:
     """The stall rule on sub-goal ``subgoal``: the last k distances (``MPCConfig.stall_steps_on``) set no new low
     ``min_progress`` below the ones before."""
     h, k = list(history), config.stall_steps_on(subgoal)

@@ -3,10 +3,10 @@
 The scripted expert is stopped at the grasp chain's *above* image (the open gripper 10 cm over the object), then
 pushed 2 cm sideways (an error the agent must correct before it descends). From that frame the agent's energy
 toward the next image (*over*: 5 cm over the grasp pose, where the open fingers already straddle a cup's rim with
-8 mm to spare) is minimised again and again with different sampling seeds, for each planner setting. Printed
-per setting: the first planned step (what the agent executes) as a mean and a per-axis standard deviation over
-the repeats, and how far the whole planned move ends from the ideal one (privileged: the *over* pose minus the
-tool's position).
+8 mm to spare) is minimised again and again with different sampling seeds, for each planner setting (the
+predictor in fp32). Printed per setting: the first planned step (what the agent executes) as a mean and a
+per-axis standard deviation over the repeats, and how far the whole planned move ends from the ideal one
+(privileged: the *over* pose minus the tool's position).
 
 With horizon 2 only the second frame is scored, so the first step is free to go anywhere the second can come back
 from: its scatter is what one replanning step executes. With horizon 1 the executed step is the scored one (its
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -104,7 +105,7 @@ def main() -> None:
             energy = model.energy(encode(obs.views()), state, encode(goals[k]), weights)
             print(f"| {obj} | {seed} | ideal move {cm(ideal)} | | | | | |")
             for name, overrides in SETTINGS.items():
-                planner = EvalArgs(**overrides).build_planner()  # type: ignore[arg-type]
+                planner = replace(defaults, **overrides).build_planner()
                 firsts, ends = [], []
                 start = time.perf_counter()
                 for g in range(args.repeats):
