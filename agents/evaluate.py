@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agents.drivers.sim import SimDriver
-from agents.policies import Agent
+from agents.policies import Agent, MPCPolicy
 from jepa_sim.atomic import atomic_write
 from jepa_sim.media import side_by_side
 
@@ -53,6 +53,9 @@ class TrialResult:
     grasped_trace: list[bool] = field(default_factory=list)
     """whether the simulator saw the object held after each step (privileged; for diagnosis, never for the
     agent): where a grasp was made and where it was lost"""
+    distance_trace: list[float] = field(default_factory=list)
+    """the MPC agent's distance to the (sub)goal it pursued at each step (the energy it advances on; empty for
+    agents without one): why it moved on, or went back"""
     frames: list[NDArray[np.uint8]] = field(default_factory=list, repr=False)
     """camera | current goal image, one per step (recorded trials only)"""
 
@@ -66,7 +69,8 @@ class TrialResult:
         return cls(row["task"], row["object"], row["method"], int(row["seed"]), bool(row["success"]),
                    int(row["steps"]), float(row["plan_seconds"]), list(row.get("goal_trace", [])),
                    [float(g) for g in row.get("gripper_trace", [])],
-                   [bool(g) for g in row.get("grasped_trace", [])])  # fmt: skip
+                   [bool(g) for g in row.get("grasped_trace", [])],
+                   [float(d) for d in row.get("distance_trace", [])])  # fmt: skip
 
 
 def run_trial(driver: SimDriver, agent: Agent, seed: int, record: bool = False) -> TrialResult:
@@ -82,9 +86,12 @@ def run_trial(driver: SimDriver, agent: Agent, seed: int, record: bool = False) 
     trace: list[int] = []
     gripper: list[float] = []
     grasped: list[bool] = []
+    distances: list[float] = []
     while not driver.done:
         action = agent.act(obs)
         trace.append(int(agent.goal_index))
+        if isinstance(agent, MPCPolicy):
+            distances.append(round(agent.distance, 4))
         gripper.append(round(float(action[6]), 3))
         driver.send_action(action)
         obs = driver.get_observation()
@@ -92,7 +99,8 @@ def run_trial(driver: SimDriver, agent: Agent, seed: int, record: bool = False) 
         if record:
             frames.append(frame())
     seconds = float(np.mean(agent.plan_seconds)) if agent.plan_seconds else 0.0
-    return TrialResult("", "", "", seed, driver.success, driver.steps, seconds, trace, gripper, grasped, frames)
+    return TrialResult("", "", "", seed, driver.success, driver.steps, seconds, trace, gripper, grasped, distances,
+                       frames)  # fmt: skip
 
 
 def wilson_ci95(successes: int, n: int) -> tuple[float, float]:

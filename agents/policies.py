@@ -47,6 +47,11 @@ class MPCPolicy:
     def goal_index(self) -> int:
         return self.agent.subgoal
 
+    @property
+    def distance(self) -> float:
+        """The energy's distance of the last observed frames to the sub-goal pursued (for traces)."""
+        return self.agent.log[-1].distance
+
     def reset(self, goals: Sequence[GoalViews], first: Observation, seed: int | None = None) -> None:
         self.agent.reset(goals)
         self.plan_seconds = []

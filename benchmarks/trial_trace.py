@@ -1,7 +1,8 @@
 """Step by step through one evaluation trial: where the agent is in its goal chain, what it did with the gripper,
 and what the simulator says happened (privileged state, for diagnosis only: the agent never sees it).
 
-Per step: the sub-goal pursued, the agent's distance to it, the gripper command executed, whether the object is
+Per step: the sub-goal pursued, the agent's distance to it, the energy of the best plan found (the distance the
+model predicts after its steps), the gripper command executed, whether the object is
 held, the object's horizontal distance to its target (pick-and-place: where it must rest; grasp: its start) and
 height, the tool position, and success. The agent is `jepa-sim eval`'s: the preset's defaults, and any other
 `jepa-sim eval` flag after the ones below (agent, planner, chain), so the trial is the one `jepa-sim eval` runs for
@@ -55,16 +56,18 @@ def main() -> None:
     names = list(driver.simulator.goal_chain_names())
     print(f"{args.task} {args.object} seed {args.seed}, agent `{args.agent}` ({settings.predictor}); goal chain: "
           + ", ".join(f"{i} {n}" for i, n in enumerate(names)))  # fmt: skip
-    print("| step | sub-goal | distance | gripper | held | object to target (cm) | object height (cm) | tool (m) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| step | sub-goal | distance | planned | gripper | held | object to target (cm) | object height (cm) | tool (m) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     while not driver.done:
         action = agent.act(obs)
-        goal, distance = agent.goal_index, mpc.log[-1].distance
+        goal, distance, planned = agent.goal_index, mpc.log[-1].distance, mpc.log[-1].energy
         driver.send_action(action)
         obs = driver.get_observation()
         info = obs.extras.get("info", {})
         obj, target = np.asarray(info["object_pos"]), np.asarray(info["goal_pos"])
-        print(f"| {driver.steps} | {goal} {names[goal]} | {distance:.3f} | {action[6]:+.2f} | "
+        print(f"| {driver.steps} | {goal} {names[goal]} | {distance:.3f} | {planned:.3f} | {action[6]:+.2f} | "
               f"{'yes' if info.get('grasped') else '-'} | {100 * np.linalg.norm(obj[:2] - target[:2]):.1f} | "
               f"{100 * obj[2]:.1f} | {np.round(obs.state[:3], 3).tolist()} |"
               + (" success" if driver.success else ""))  # fmt: skip

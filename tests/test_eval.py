@@ -55,6 +55,10 @@ def test_eval_with_one_trial_writes_valid_results(tmp_path, capsys):
         assert (out / f"reach_cup_{method}_seed1000.mp4").stat().st_size > 0
     assert results["reach"]["cup"]["oracle"]["success_rate"] == 1.0
     assert len(results["_trials"]) == 4 and results["_meta"]["planner"]["samples"] == 8
+    for t in results["_trials"]:  # the planning agents trace the distance they advance on, the others have none
+        distances = t["distance_trace"]
+        planned = t["method"] in ("mpc", "simmpc")
+        assert len(distances) == (t["steps"] if planned else 0) and all(0.0 < d < 10.0 for d in distances)
     assert (out / "results.md").read_text().startswith("| Method |") and (out / "results.png").stat().st_size > 0
 
 
@@ -271,5 +275,9 @@ def test_patient_sub_goal_flags_reach_the_agent_and_its_record():
     settings = args.agent_settings(("exterior", "wrist"))
     assert settings["patient_subgoals"] == [4, 5, 6] and settings["patient_stall"] == 5
     assert "patient_subgoals" not in EvalArgs().agent_settings(("exterior", "wrist"))  # off: not recorded
+    assert "patient_progress" not in settings and config.patient_progress is None  # -1: the usual 10%
+    progress = replace(args, patient_progress=0.03)
+    assert progress.agent_config(("exterior",)).min_progress_on(4) == 0.03
+    assert progress.agent_settings(("exterior",))["patient_progress"] == 0.03
     with pytest.raises(ValueError, match="--patient-subgoals must be"):
         replace(args, patient_subgoals="four").agent_config(("exterior",))

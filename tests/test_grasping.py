@@ -237,6 +237,20 @@ def test_patient_sub_goals_wait_longer_before_the_stall_rule_moves_on():
         MPCConfig(patient_subgoals=(4,))  # no stall rule to make patient
 
 
+def test_patient_progress_keeps_a_long_move_while_the_distance_still_falls():
+    # carrying 4 cm per step: the distance falls about 9% per step, holds once, falls on, then stops (arrived)
+    carry = [0.42, 0.38, 0.345, 0.35, 0.33, 0.32, 0.33, 0.325, 0.5]
+    quick = _FixedDistances(MPCConfig(advance_ratio=0.25, stall_steps=2), carry)
+    assert quick.run(4) == [0, 0, 0, 1]  # 0.345, 0.35 set no 10% new low below 0.38: left half-way
+    config = MPCConfig(advance_ratio=0.25, stall_steps=2, patient_subgoals=(0,), patient_stall_steps=2,
+                       patient_progress=0.03)  # fmt: skip
+    assert config.min_progress_on(0) == 0.03 and config.min_progress_on(1) == 0.1
+    patient = _FixedDistances(config, carry)
+    assert patient.run(8) == [0] * 7 + [1]  # stays while every two steps set a 3% new low, leaves when they do not
+    with pytest.raises(ValueError, match="patient_progress must be"):
+        MPCConfig(stall_steps=2, patient_subgoals=(0,), patient_progress=1.5)
+
+
 def test_the_diagnostic_traces_and_contrasts_on_a_tiny_encoder(encoder):
     weights = {"exterior": 0.5, "wrist": 0.5}
     (trace,) = chain_traces(encoder, "grasp", "box", [0], weights, image_size=64)

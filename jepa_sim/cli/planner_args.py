@@ -175,6 +175,9 @@ class AgentArgs:
     first); empty: none"""
     patient_stall: int = 4
     """--patient-subgoals: the stall rule's steps on them"""
+    patient_progress: float = -1.0
+    """--patient-subgoals: the new low (a fraction of the lowest distance so far) that counts as progress on them;
+    -1: the same 10% as elsewhere. A long move closes a large distance a few percent per step"""
     precision: str = "auto"
     """the learned predictor's arithmetic while planning: `fp32`, `bf16` (about 1.5x faster per step on a CPU with
     native bfloat16; its costs rank candidates as fp32's do) or `auto` (bf16 on a GPU or a CPU with native bfloat16,
@@ -201,6 +204,7 @@ class AgentArgs:
             fine_scale=self.fine_scale(),
             patient_subgoals=parse_subgoals(self.patient_subgoals, "--patient-subgoals"),
             patient_stall_steps=self.patient_stall,
+            patient_progress=self.patient_progress if self.patient_progress >= 0 else None,
             retry_from=self.retry_from if self.retry_from >= 0 else None,
             retries=self.retries,
             plan_arrival=self.plan_arrival,
@@ -221,7 +225,10 @@ class AgentArgs:
         """One line for a start-up report: the sub-goal rule and the gripper."""
         rule = [f"below {self.advance_ratio:g} x its start"]
         if self.stall_steps:
-            patient = f" ({self.patient_stall} on {self.patient_subgoals})" if self.patient_subgoals.strip() else ""
+            progress = f", {self.patient_progress:.0%} new lows" if self.patient_progress >= 0 else ""
+            patient = (
+                f" ({self.patient_stall}{progress} on {self.patient_subgoals})" if self.patient_subgoals.strip() else ""
+            )
             rule.append(f"after {self.stall_steps} steps without progress{patient}")
         if self.plan_arrival:
             rule.append("when the best plan gets no closer")
@@ -253,7 +260,11 @@ class AgentArgs:
             ),
             **({"retry_from": config.retry_from, "retries": config.retries} if config.retry_from is not None else {}),
             **(
-                {"patient_subgoals": list(config.patient_subgoals), "patient_stall": config.patient_stall_steps}
+                {
+                    "patient_subgoals": list(config.patient_subgoals),
+                    "patient_stall": config.patient_stall_steps,
+                    **({"patient_progress": config.patient_progress} if config.patient_progress is not None else {}),
+                }
                 if config.patient_subgoals
                 else {}
             ),
