@@ -21,7 +21,8 @@ A chain can go back (``retry_from``): when the stall rule fires on the last goal
 above ``advance_ratio`` times its start, the planner has got as close to it as it can without arriving (a grasp
 that closed beside the object lifts an empty gripper: the wrist view never shows the object held). The agent
 then takes up sub-goal ``retry_from`` again (just over the object, gripper open) and goes through the chain once
-more, at most ``retries`` times per episode.
+more, at most ``retries`` times per episode. With ``holding_subgoals`` it also goes back as soon as the robot's
+gripper closes all the way on a sub-goal that should hold the object (the fingers met nothing between them).
 """
 
 from __future__ import annotations
@@ -86,6 +87,14 @@ class MPCConfig:
     """the sub-goal to go back to when the last goal stalls short of arrival (module docstring); None = never"""
     retries: int = 1
     """how many times per episode the chain may go back"""
+    holding_subgoals: tuple[int, ...] = ()
+    """sub-goals whose image shows the object held (the grasp chain's *closed*, *lifted*, *carried*, *lowered*):
+    on them, a gripper that the robot measures closed beyond ``empty_closedness`` holds nothing (its fingers met
+    each other, not the object: the cup stops them at 0.26, the box at 0.30), so the chain goes back to
+    ``retry_from`` at once, without walking an empty gripper through the rest of the chain first. This reads the
+    robot's own gripper width, as the state the predictor is given already does; the energy stays visual"""
+    empty_closedness: float = 0.9
+    """``holding_subgoals``: the measured closedness (0 open .. 1 closed) at or above which the gripper is empty"""
     gripper_margin: float = 0.0
     """a planned gripper change is executed only when it earns its place: when the best plan with its gripper
     changes removed costs more than ``(1 + gripper_margin)`` times the best plan's cost. Where the energy barely
@@ -135,6 +144,11 @@ class MPCConfig:
         if self.retry_from is not None and (self.retry_from < 0 or self.retries < 1 or self.stall_steps < 1):
             raise ValueError(f"retry_from needs retry_from >= 0, retries >= 1 and the stall rule (stall_steps >= 1), "
                              f"got {self.retry_from}, {self.retries}, {self.stall_steps}")  # fmt: skip
+        if self.holding_subgoals and (self.retry_from is None or any(i < 0 for i in self.holding_subgoals)):
+            raise ValueError(f"holding_subgoals need retry_from (where to go back to) and sub-goals >= 0, got "
+                             f"{self.holding_subgoals}, retry_from {self.retry_from}")  # fmt: skip
+        if not 0.0 < self.empty_closedness <= 1.0:
+            raise ValueError(f"empty_closedness must be in (0, 1], got {self.empty_closedness}")
         if not 0.0 <= self.gripper_margin < 10.0:
             raise ValueError(f"gripper_margin must be in [0, 10), got {self.gripper_margin}")
         if not 0.0 <= self.path_weight <= 10.0:
@@ -320,7 +334,7 @@ class MPCAgent:
         start = time.perf_counter()
         tokens = self._encode(np.stack(list(views.values())))  # every view in one batch
         z = dict(zip(views, tokens, strict=True))
-        distance = self._advance(z)
+        distance = self._advance(z, float(state_t[6]))
         plan = self._plan(z, state_t)
         last = self.subgoal == self.num_goals - 1
         if self.config.plan_arrival and not last and plan.cost >= (1.0 - self.config.min_progress) * distance:
@@ -367,21 +381,26 @@ class MPCAgent:
         """The energy's distance of the encoded frames ``z`` to goal ``index``."""
         return float(weighted_distance(z, self._goal(index), self.weights))
 
-    def _advance(self, z: Latents) -> float:
-        """Move on to the next sub-goal when the rule of the module docstring says so; returns the distance of
-        ``z`` to the (possibly new) current goal."""
+    def _may_retry(self) -> bool:
+        cfg = self.config
+        return cfg.retry_from is not None and cfg.retry_from < self.subgoal and self.retried < cfg.retries
+
+    def _advance(self, z: Latents, closedness: float = 0.0) -> float:
+        """Move on to the next sub-goal (or back) when the rules of the module docstring say so; ``closedness``:
+        the gripper's as measured now. Returns the distance of ``z`` to the (possibly new) current goal."""
         self.history.append(self.distance(z, self.subgoal))
         cfg = self.config
         last = self.subgoal == self.num_goals - 1
-        if not last and (
+        if self.subgoal in cfg.holding_subgoals and closedness >= cfg.empty_closedness and self._may_retry():
+            self.retried += 1  # the fingers closed on nothing: grasp again
+            self._next_subgoal(z, cfg.retry_from)
+        elif not last and (
             arrived(self.history, cfg, self.subgoal) or self.steps_on_subgoal >= cfg.max_steps_per_subgoal
         ):
             self._next_subgoal(z)
         elif (
             last
-            and cfg.retry_from is not None
-            and cfg.retry_from < self.subgoal
-            and self.retried < cfg.retries
+            and self._may_retry()
             and self.history[-1] >= cfg.advance_ratio * self.history[0]
             and stalled(self.history, cfg, self.subgoal)
         ):

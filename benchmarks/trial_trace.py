@@ -56,10 +56,9 @@ def main() -> None:
     names = list(driver.simulator.goal_chain_names())
     print(f"{args.task} {args.object} seed {args.seed}, agent `{args.agent}` ({settings.predictor}); goal chain: "
           + ", ".join(f"{i} {n}" for i, n in enumerate(names)))  # fmt: skip
-    print(
-        "| step | sub-goal | distance | planned | gripper | held | object to target (cm) | object height (cm) | tool (m) |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| step | sub-goal | distance | planned | gripper | closedness | held | object to target (cm) "
+          "| object height (cm) | tool (m) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     while not driver.done:
         action = agent.act(obs)
         goal, distance, planned = agent.goal_index, mpc.log[-1].distance, mpc.log[-1].energy
@@ -68,6 +67,7 @@ def main() -> None:
         info = obs.extras.get("info", {})
         obj, target = np.asarray(info["object_pos"]), np.asarray(info["goal_pos"])
         print(f"| {driver.steps} | {goal} {names[goal]} | {distance:.3f} | {planned:.3f} | {action[6]:+.2f} | "
+              f"{obs.state[6]:.2f} | "
               f"{'yes' if info.get('grasped') else '-'} | {100 * np.linalg.norm(obj[:2] - target[:2]):.1f} | "
               f"{100 * obj[2]:.1f} | {np.round(obs.state[:3], 3).tolist()} |"
               + (" success" if driver.success else ""))  # fmt: skip

@@ -281,3 +281,17 @@ def test_patient_sub_goal_flags_reach_the_agent_and_its_record():
     assert progress.agent_settings(("exterior",))["patient_progress"] == 0.03
     with pytest.raises(ValueError, match="--patient-subgoals must be"):
         replace(args, patient_subgoals="four").agent_config(("exterior",))
+
+
+def test_holding_sub_goal_flags_reach_the_agent_and_its_record():
+    from dataclasses import replace
+
+    from jepa_sim.cli.eval_cmd import EvalArgs
+
+    args = replace(EvalArgs(), holding_subgoals="3,4,5,6", empty_closedness=0.95)
+    config = args.agent_config(("exterior", "wrist"))
+    assert config.holding_subgoals == (3, 4, 5, 6) and config.empty_closedness == 0.95 and config.retry_from == 1
+    assert args.agent_settings(("exterior",))["holding_subgoals"] == [3, 4, 5, 6]
+    assert "or the gripper closes on nothing" in args.agent_summary()
+    with pytest.raises(ValueError, match="holding_subgoals need retry_from"):
+        replace(args, retry_from=-1).agent_config(("exterior",))

@@ -406,3 +406,35 @@ def test_the_chain_goes_back_when_the_last_goal_stalls_short_of_arrival(encoder,
     assert [log.subgoal for log in agent.log] == expected
     with pytest.raises(ValueError, match="retry_from needs"):
         MPCConfig(retry_from=1)  # without the stall rule
+
+
+def test_a_gripper_that_closes_on_nothing_sends_the_chain_back_at_once(encoder):
+    """A four-image chain (over, around, closed, lifted) whose *closed* and *lifted* hold the object: when the
+    robot measures its gripper closed all the way there, the fingers met nothing, and it grasps again."""
+
+    class Constant:
+        views = ("exterior",)
+        device = torch.device("cpu")
+        actions_are_commands = False
+
+        def energy(self, z, state, goal, weights):
+            return lambda a: torch.ones(len(a))
+
+    config = MPCConfig(advance_ratio=0.5, stall_steps=2, retry_from=0, retries=1, holding_subgoals=(2, 3))
+    agent = MPCAgent(encoder, Constant(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
+    rng = np.random.default_rng(0)
+    agent.reset([rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(4)])
+    script = {0: iter([1.0, 0.1, 1.0, 0.1]), 1: iter([1.0, 0.1, 1.0, 0.1]), 2: iter([1.0, 0.9, 0.9, 1.0, 0.9])}
+    agent.distance = lambda z, index: next(script[index])  # 0 and 1 are reached at once, 2 is not
+    frame = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    open_, on_cup, on_nothing = (np.array([0.5, 0, 0.2, 0, 0, 0, c]) for c in (0.0, 0.26, 1.0))
+    for state in (open_, open_, open_, on_cup, on_nothing, open_, open_, on_nothing):
+        agent.act(frame, state)
+    # 0 -> 1 -> 2: holding the cup (0.26) it stays; fingers closed all the way: back to 0 -> 1 -> 2, where with no
+    # retry left it stays
+    assert [log.subgoal for log in agent.log] == [0, 1, 2, 2, 0, 1, 2, 2]
+    assert agent.retried == 1
+    with pytest.raises(ValueError, match="holding_subgoals need retry_from"):
+        MPCConfig(holding_subgoals=(3,))
+    with pytest.raises(ValueError, match="empty_closedness"):
+        MPCConfig(stall_steps=2, retry_from=1, holding_subgoals=(3,), empty_closedness=0.0)

@@ -152,6 +152,12 @@ class AgentArgs:
     again; needs --stall-steps"""
     retries: int = 2
     """how many times per episode --retry-from may go back"""
+    holding_subgoals: str = ""
+    """comma-separated sub-goals whose image shows the object held (`3,4,5,6`: the grasp chain's *closed*, *lifted*,
+    *carried*, *lowered*); on them a gripper measured closed beyond --empty-closedness holds nothing, and the chain
+    goes back to --retry-from at once (counts as a retry); empty: off"""
+    empty_closedness: float = 0.9
+    """--holding-subgoals: the measured gripper closedness (0 open .. 1 closed) at or above which it is empty"""
     gripper_snap: float = 0.15
     """0: continuous gripper changes (the paper); s > 0: a planned change of at least s is executed as a full
     close or open, a smaller one as none. The simulator (simmpc) scores the snapped action; the learned predictor
@@ -207,6 +213,8 @@ class AgentArgs:
             patient_progress=self.patient_progress if self.patient_progress >= 0 else None,
             retry_from=self.retry_from if self.retry_from >= 0 else None,
             retries=self.retries,
+            holding_subgoals=parse_subgoals(self.holding_subgoals, "--holding-subgoals"),
+            empty_closedness=self.empty_closedness,
             plan_arrival=self.plan_arrival,
             precision=self.precision,
             seed=seed,
@@ -234,7 +242,8 @@ class AgentArgs:
             rule.append("when the best plan gets no closer")
         rule.append(f"after {self.max_steps_per_subgoal} steps")
         if self.retry_from >= 0:
-            rule.append(f"back to sub-goal {self.retry_from} when the last stalls ({self.retries}x at most)")
+            empty = f" or the gripper closes on nothing on {self.holding_subgoals}" if self.holding_subgoals else ""
+            rule.append(f"back to sub-goal {self.retry_from} when the last stalls{empty} ({self.retries}x at most)")
         gripper = f"snapped at {self.gripper_snap:g}" if self.gripper_snap else "continuous"
         if self.gripper_margin:
             gripper += f", changed only when it lowers the energy by {self.gripper_margin:.0%}"
@@ -259,6 +268,11 @@ class AgentArgs:
                 {"fine_subgoals": list(config.fine_subgoals), "fine_xyz": self.fine_xyz} if config.fine_subgoals else {}
             ),
             **({"retry_from": config.retry_from, "retries": config.retries} if config.retry_from is not None else {}),
+            **(
+                {"holding_subgoals": list(config.holding_subgoals), "empty_closedness": config.empty_closedness}
+                if config.holding_subgoals
+                else {}
+            ),
             **(
                 {
                     "patient_subgoals": list(config.patient_subgoals),
