@@ -269,16 +269,18 @@ def test_patient_sub_goal_flags_reach_the_agent_and_its_record():
 
     from jepa_sim.cli.eval_cmd import EvalArgs
 
-    args = replace(EvalArgs(), patient_subgoals="4,5,6", patient_stall=5)
+    shipped = EvalArgs().agent_config(("exterior", "wrist"))  # the grasp preset: patient on the long moves
+    assert shipped.patient_subgoals == (4, 5, 6) and shipped.stall_steps_on(5) == 2
+    assert shipped.min_progress_on(5) == 0.03 and shipped.min_progress_on(3) == 0.1
+    args = replace(EvalArgs(), patient_subgoals="5", patient_stall=5, patient_progress=-1.0)
     config = args.agent_config(("exterior", "wrist"))
-    assert config.patient_subgoals == (4, 5, 6) and config.stall_steps_on(5) == 5 and config.stall_steps_on(3) == 2
+    assert config.patient_subgoals == (5,) and config.stall_steps_on(5) == 5 and config.stall_steps_on(4) == 2
     settings = args.agent_settings(("exterior", "wrist"))
-    assert settings["patient_subgoals"] == [4, 5, 6] and settings["patient_stall"] == 5
-    assert "patient_subgoals" not in EvalArgs().agent_settings(("exterior", "wrist"))  # off: not recorded
+    assert settings["patient_subgoals"] == [5] and settings["patient_stall"] == 5
     assert "patient_progress" not in settings and config.patient_progress is None  # -1: the usual 10%
-    progress = replace(args, patient_progress=0.03)
-    assert progress.agent_config(("exterior",)).min_progress_on(4) == 0.03
-    assert progress.agent_settings(("exterior",))["patient_progress"] == 0.03
+    off = replace(EvalArgs(), patient_subgoals="").agent_settings(("exterior", "wrist"))
+    assert "patient_subgoals" not in off and "patient_progress" not in off  # off: not recorded
+    assert EvalArgs().agent_settings(("exterior",))["patient_progress"] == 0.03
     with pytest.raises(ValueError, match="--patient-subgoals must be"):
         replace(args, patient_subgoals="four").agent_config(("exterior",))
 

@@ -91,12 +91,12 @@ AGENT_PRESETS: dict[str, dict[str, Any]] = {
     "grasp": {"predictor": "two-view-hover", "bc": "two-view", "goal_chain": "grasp", "max_yaw": 0.15,
               "keep_elites": True, "advance_ratio": 0.25, "stall_steps": 2, "max_steps_per_subgoal": 10,
               "retry_from": 1, "retries": 2, "gripper_snap": 0.15, "gripper_margin": 0.05, "max_xyz": 0.04,
-              "horizon": 1},
+              "horizon": 1, "patient_subgoals": "4,5,6", "patient_stall": 2, "patient_progress": 0.03},
     # V-JEPA 2-AC as published: the exterior camera, one goal image, yaw held, a continuous gripper, plain CEM
     "paper": {"predictor": "one-view", "bc": "one-view", "goal_chain": "paper", "max_yaw": 0.0,
               "keep_elites": False, "advance_ratio": 0.5, "stall_steps": 0, "max_steps_per_subgoal": 25,
               "retry_from": -1, "retries": 1, "gripper_snap": 0.0, "gripper_margin": 0.0, "max_xyz": 0.075,
-              "horizon": 2},
+              "horizon": 2, "patient_subgoals": "", "patient_stall": 4, "patient_progress": -1.0},
 }  # fmt: skip
 """``--agent NAME`` -> the defaults it gives the flags of `jepa-sim eval` and `deploy` (flags given on the command
 line still win). The dataclasses' own defaults are the ``grasp`` preset's."""
@@ -175,15 +175,16 @@ class AgentArgs:
     `1,2,3`: the grasp chain's *over*, *around* and *closed*); empty: none"""
     fine_xyz: float = 0.04
     """--fine-subgoals: their per-step translation bound (m), at most --max-xyz"""
-    patient_subgoals: str = ""
-    """comma-separated sub-goals on which the stall rule waits --patient-stall steps instead of --stall-steps
-    (e.g. `4,5,6`: pick-and-place's *lifted*, *carried* and *lowered*, long moves whose distance falls slowly at
-    first); empty: none"""
-    patient_stall: int = 4
+    patient_subgoals: str = "4,5,6"
+    """comma-separated sub-goals on which the stall rule counts --patient-stall steps and --patient-progress new
+    lows instead of --stall-steps and 10% (`4,5,6`: the grasp chain's *lifted*, *carried* and *lowered*, long
+    moves whose distance falls a few percent per step); empty: none"""
+    patient_stall: int = 2
     """--patient-subgoals: the stall rule's steps on them"""
-    patient_progress: float = -1.0
+    patient_progress: float = 0.03
     """--patient-subgoals: the new low (a fraction of the lowest distance so far) that counts as progress on them;
-    -1: the same 10% as elsewhere. A long move closes a large distance a few percent per step"""
+    -1: the same 10% as elsewhere. Carrying the cup 4 cm closes its distance 5-10% per step, so a 10% new low
+    every two steps left *carried* half-way and the cup was let go off target"""
     precision: str = "auto"
     """the learned predictor's arithmetic while planning: `fp32`, `bf16` (about 1.5x faster per step on a CPU with
     native bfloat16; its costs rank candidates as fp32's do) or `auto` (bf16 on a GPU or a CPU with native bfloat16,
