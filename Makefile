@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 ## The main job: the shipped agent (two cameras, the two-view predictor, CEM, grasps shown step by step) on the
 ## paper's four tasks and both objects, beside the two-view BC baseline and the scripted oracle: success table,
-## bar plot and videos in runs/demo (2m20s measured on 2 cores, 2026-12-01).
+## bar plot and videos in runs/demo (1m55s measured on 2 cores, 2026-12-01).
 demo: $(STAMP)
 	$(BIN)/jepa-sim eval --methods mpc,bc,oracle --tasks reach,grasp,reach_with_object,pick_and_place --trials 3 \
 		--out runs/demo --overwrite
