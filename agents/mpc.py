@@ -17,7 +17,8 @@ The agent moves on to the next one when either
   such as carrying) k is ``patient_stall_steps`` and the new low needed ``patient_progress``;
 - or after ``max_steps_per_subgoal`` steps on it. The last goal is never left for a later one.
 
-A chain can go back (``retry_from``): when the stall rule fires on the last goal while its distance is still
+A chain can go back (``retry_from``): when the stall rule fires on the last goal (its quick form, even on a patient
+sub-goal: patience is about when to move on, not when to give up) while its distance is still
 above ``advance_ratio`` times its start, the planner has got as close to it as it can without arriving (a grasp
 that closed beside the object lifts an empty gripper: the wrist view never shows the object held). The agent
 then takes up sub-goal ``retry_from`` again (just over the object, gripper open) and goes through the chain once
@@ -199,11 +200,14 @@ def arrived(history: Sequence[float], config: MPCConfig, subgoal: int) -> bool:
     return h[-1] < config.advance_ratio * h[0] or stalled(h, config, subgoal)
 
 
-def stalled(history: Sequence[float], config: MPCConfig, subgoal: int) -> bool:
+def stalled(history: Sequence[float], config: MPCConfig, subgoal: int, quick: bool = False) -> bool:
     """The stall rule on sub-goal ``subgoal``: the last k distances (``MPCConfig.stall_steps_on``) set no new low
-    ``MPCConfig.min_progress_on`` below the ones before."""
-    h, k = list(history), config.stall_steps_on(subgoal)
-    return k > 0 and len(h) > k and min(h[-k:]) > (1.0 - config.min_progress_on(subgoal)) * min(h[:-k])
+    ``MPCConfig.min_progress_on`` below the ones before. ``quick``: the rule of the impatient sub-goals
+    (``stall_steps``, ``min_progress``) whatever the sub-goal."""
+    h = list(history)
+    k = config.stall_steps if quick else config.stall_steps_on(subgoal)
+    progress = config.min_progress if quick else config.min_progress_on(subgoal)
+    return k > 0 and len(h) > k and min(h[-k:]) > (1.0 - progress) * min(h[:-k])
 
 
 def advance_points(distances: NDArray[np.floating], config: MPCConfig) -> list[int]:
@@ -402,7 +406,7 @@ class MPCAgent:
             last
             and self._may_retry()
             and self.history[-1] >= cfg.advance_ratio * self.history[0]
-            and stalled(self.history, cfg, self.subgoal)
+            and stalled(self.history, cfg, self.subgoal, quick=True)  # going back keeps the quick rule
         ):
             self.retried += 1
             self._next_subgoal(z, cfg.retry_from)

@@ -394,16 +394,20 @@ def test_the_chain_goes_back_when_the_last_goal_stalls_short_of_arrival(encoder,
         def energy(self, z, state, goal, weights):
             return lambda a: torch.ones(len(a))
 
-    config = MPCConfig(advance_ratio=0.5, stall_steps=2, retry_from=1, retries=1)
-    agent = MPCAgent(encoder, Constant(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
-    rng = np.random.default_rng(0)
-    agent.reset([rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(3)])
-    script = {0: iter([1.0, 0.1]), 1: iter([1.0, 0.1, 1.0, 0.1]), 2: iter([1.0, *last, 1.0, *last])}
-    agent.distance = lambda z, index: next(script[index])
-    frame = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    for _ in range(len(expected)):
-        agent.act(frame, np.zeros(7))
-    assert [log.subgoal for log in agent.log] == expected
+    quick = MPCConfig(advance_ratio=0.5, stall_steps=2, retry_from=1, retries=1)
+    # a patient last goal (the grasp task's *lifted*) goes back by the quick rule all the same
+    patient = MPCConfig(advance_ratio=0.5, stall_steps=2, retry_from=1, retries=1, patient_subgoals=(2,),
+                        patient_stall_steps=4, patient_progress=0.0)  # fmt: skip
+    for config in (quick, patient):
+        agent = MPCAgent(encoder, Constant(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
+        rng = np.random.default_rng(0)
+        agent.reset([rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(3)])
+        script = {0: iter([1.0, 0.1]), 1: iter([1.0, 0.1, 1.0, 0.1]), 2: iter([1.0, *last, 1.0, *last])}
+        agent.distance = lambda z, index, script=script: next(script[index])
+        frame = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        for _ in range(len(expected)):
+            agent.act(frame, np.zeros(7))
+        assert [log.subgoal for log in agent.log] == expected
     with pytest.raises(ValueError, match="retry_from needs"):
         MPCConfig(retry_from=1)  # without the stall rule
 
