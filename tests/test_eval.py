@@ -297,3 +297,8 @@ def test_holding_sub_goal_flags_reach_the_agent_and_its_record():
     assert "or the gripper closes on nothing" in args.agent_summary()
     with pytest.raises(ValueError, match="holding_subgoals need retry_from"):
         replace(args, retry_from=-1).agent_config(("exterior",))
+    close = replace(EvalArgs(), close_subgoal=3)
+    assert close.agent_config(("exterior",)).close_subgoal == 3
+    assert close.agent_settings(("exterior",))["close_subgoal"] == 3
+    assert "when the fingers stop" in close.agent_summary()
+    assert EvalArgs(agent="paper", close_subgoal=-1).agent_config(("exterior",)).close_subgoal is None

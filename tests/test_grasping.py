@@ -442,3 +442,34 @@ def test_a_gripper_that_closes_on_nothing_sends_the_chain_back_at_once(encoder):
         MPCConfig(holding_subgoals=(3,))
     with pytest.raises(ValueError, match="empty_closedness"):
         MPCConfig(stall_steps=2, retry_from=1, holding_subgoals=(3,), empty_closedness=0.0)
+
+
+def test_the_close_is_left_as_soon_as_the_fingers_stop_on_the_object(encoder):
+    """*closed* (sub-goal 1 here) is left when the measured closedness says the fingers met the object, not when
+    its distance stalls; fingers open, or closed on nothing, leave it to the distance rules."""
+
+    class Constant:
+        views = ("exterior",)
+        device = torch.device("cpu")
+        actions_are_commands = False
+
+        def energy(self, z, state, goal, weights):
+            return lambda a: torch.ones(len(a))
+
+    def run(config, closedness):
+        agent = MPCAgent(encoder, Constant(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
+        rng = np.random.default_rng(0)
+        agent.reset([rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(3)])
+        script = {0: iter([1.0, 0.1]), 1: iter([1.0, 0.9, 0.8, 0.7]), 2: iter([1.0, 1.0, 1.0])}
+        agent.distance = lambda z, index: next(script[index])  # 0 is reached at once, 1 only slowly
+        frame = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        for c in closedness:
+            agent.act(frame, np.array([0.5, 0, 0.2, 0, 0, 0, c]))
+        return [log.subgoal for log in agent.log]
+
+    config = MPCConfig(advance_ratio=0.5, stall_steps=2, close_subgoal=1)
+    assert run(config, [0.0, 0.0, 0.26, 0.26]) == [0, 1, 2, 2]  # closed on the cup (0.26): lift at once
+    assert run(config, [0.0, 0.0, 0.0, 1.0]) == [0, 1, 1, 1]  # open, then closed on nothing: stays
+    assert run(MPCConfig(advance_ratio=0.5, stall_steps=2), [0.0, 0.0, 0.26, 0.26]) == [0, 1, 1, 1]  # off
+    with pytest.raises(ValueError, match="stopped_closedness < empty_closedness"):
+        MPCConfig(close_subgoal=3, stopped_closedness=0.95)

@@ -157,7 +157,13 @@ class AgentArgs:
     *carried*, *lowered*); on them a gripper measured closed beyond --empty-closedness holds nothing, and the chain
     goes back to --retry-from at once (counts as a retry); empty: off"""
     empty_closedness: float = 0.9
-    """--holding-subgoals: the measured gripper closedness (0 open .. 1 closed) at or above which it is empty"""
+    """--holding-subgoals, --close-subgoal: the measured gripper closedness (0 open .. 1 closed) at or above which
+    it is empty"""
+    close_subgoal: int = -1
+    """-1: off; i >= 0: the sub-goal whose image shows the gripper closed on the object (`3`, the grasp chain's
+    *closed*); the agent moves on from it as soon as the robot measures its fingers stopped by the object
+    (closedness from 0.1 to --empty-closedness), instead of planning on toward the image while it holds the object
+    at the table"""
     gripper_snap: float = 0.15
     """0: continuous gripper changes (the paper); s > 0: a planned change of at least s is executed as a full
     close or open, a smaller one as none. The simulator (simmpc) scores the snapped action; the learned predictor
@@ -216,6 +222,7 @@ class AgentArgs:
             retries=self.retries,
             holding_subgoals=parse_subgoals(self.holding_subgoals, "--holding-subgoals"),
             empty_closedness=self.empty_closedness,
+            close_subgoal=self.close_subgoal if self.close_subgoal >= 0 else None,
             plan_arrival=self.plan_arrival,
             precision=self.precision,
             seed=seed,
@@ -241,6 +248,8 @@ class AgentArgs:
             rule.append(f"after {self.stall_steps} steps without progress{patient}")
         if self.plan_arrival:
             rule.append("when the best plan gets no closer")
+        if self.close_subgoal >= 0:
+            rule.append(f"from {self.close_subgoal} when the fingers stop on the object")
         rule.append(f"after {self.max_steps_per_subgoal} steps")
         if self.retry_from >= 0:
             empty = f" or the gripper closes on nothing on {self.holding_subgoals}" if self.holding_subgoals else ""
@@ -272,6 +281,11 @@ class AgentArgs:
             **(
                 {"holding_subgoals": list(config.holding_subgoals), "empty_closedness": config.empty_closedness}
                 if config.holding_subgoals
+                else {}
+            ),
+            **(
+                {"close_subgoal": config.close_subgoal, "empty_closedness": config.empty_closedness}
+                if config.close_subgoal is not None
                 else {}
             ),
             **(
