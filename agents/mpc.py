@@ -408,27 +408,19 @@ class MPCAgent:
         self.history.append(self.distance(z, self.subgoal))
         cfg = self.config
         last = self.subgoal == self.num_goals - 1
-        if self.subgoal in cfg.holding_subgoals and closedness >= cfg.empty_closedness and self._may_retry():
-            self.retried += 1  # the fingers closed on nothing: grasp again
-            self._next_subgoal(z, cfg.retry_from)
-        elif (
-            not last
-            and self.subgoal == cfg.close_subgoal
-            and cfg.stopped_closedness <= closedness < cfg.empty_closedness
-        ):
-            self._next_subgoal(z)  # the fingers closed on the object: the grasp is made, lift it
-        elif not last and (
-            arrived(self.history, cfg, self.subgoal) or self.steps_on_subgoal >= cfg.max_steps_per_subgoal
-        ):
-            self._next_subgoal(z)
-        elif (
-            last
-            and self._may_retry()
-            and self.history[-1] >= cfg.advance_ratio * self.history[0]
-            and stalled(self.history, cfg, self.subgoal, quick=True)  # going back keeps the quick rule
-        ):
+        h = self.history
+        empty = self.subgoal in cfg.holding_subgoals and closedness >= cfg.empty_closedness  # closed on nothing
+        gave_up = (  # the last goal stalls short of arrival; going back keeps the quick rule
+            last and h[-1] >= cfg.advance_ratio * h[0] and stalled(h, cfg, self.subgoal, quick=True)
+        )
+        grasp_made = self.subgoal == cfg.close_subgoal and cfg.stopped_closedness <= closedness < cfg.empty_closedness
+        if (empty or gave_up) and self._may_retry():
             self.retried += 1
             self._next_subgoal(z, cfg.retry_from)
+        elif not last and (
+            grasp_made or arrived(h, cfg, self.subgoal) or self.steps_on_subgoal >= cfg.max_steps_per_subgoal
+        ):
+            self._next_subgoal(z)
         else:
             self.steps_on_subgoal += 1
         return self.history[-1]

@@ -193,6 +193,20 @@ def plan_two_steps(driver, agent, obs):
     driver.close()
 
 
+class _ConstantModel:
+    """A planning model under which every candidate scores ``cost`` (the sub-goal rules alone decide)."""
+
+    views = ("exterior",)
+    device = torch.device("cpu")
+    actions_are_commands = False
+
+    def __init__(self, cost: float = 1.0) -> None:
+        self.cost = cost
+
+    def energy(self, z, state, goal, weights):
+        return lambda a: torch.full((len(a),), self.cost)
+
+
 class _FixedDistances:
     """Drives MPCAgent._advance with given distances to the current sub-goal (no encoder, no planning)."""
 
@@ -352,18 +366,11 @@ def test_a_gripper_change_is_executed_only_when_it_lowers_the_energy_by_the_marg
         MPCConfig(gripper_margin=-0.1)
 
 
+# every candidate scores ``cost``: 10 = no plan gets closer, 0 = a plan reaches the goal
 @pytest.mark.parametrize(("cost", "expected"), [(10.0, [1, 2, 2]), (0.0, [0, 0, 0])])
 def test_plan_arrival_moves_on_when_the_best_plan_gets_no_closer(encoder, cost, expected):
-    class Constant:  # every candidate scores ``cost``: 10 = no plan gets closer, 0 = a plan reaches the goal
-        views = ("exterior",)
-        device = torch.device("cpu")
-        actions_are_commands = False
-
-        def energy(self, z, state, goal, weights):
-            return lambda a: torch.full((len(a),), cost)
-
     config = MPCConfig(plan_arrival=True, max_steps_per_subgoal=25)
-    agent = MPCAgent(encoder, Constant(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
+    agent = MPCAgent(encoder, _ConstantModel(cost), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
     rng = np.random.default_rng(0)
     goals = [rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(3)]
     frame = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
@@ -386,20 +393,12 @@ def test_the_chain_goes_back_when_the_last_goal_stalls_short_of_arrival(encoder,
     """Distances are scripted per sub-goal: 0 and 1 are reached at once (below half their start), the last one
     follows ``last`` (start 1.0)."""
 
-    class Constant:
-        views = ("exterior",)
-        device = torch.device("cpu")
-        actions_are_commands = False
-
-        def energy(self, z, state, goal, weights):
-            return lambda a: torch.ones(len(a))
-
     quick = MPCConfig(advance_ratio=0.5, stall_steps=2, retry_from=1, retries=1)
     # a patient last goal (the grasp task's *lifted*) goes back by the quick rule all the same
     patient = MPCConfig(advance_ratio=0.5, stall_steps=2, retry_from=1, retries=1, patient_subgoals=(2,),
                         patient_stall_steps=4, patient_progress=0.0)  # fmt: skip
     for config in (quick, patient):
-        agent = MPCAgent(encoder, Constant(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
+        agent = MPCAgent(encoder, _ConstantModel(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
         rng = np.random.default_rng(0)
         agent.reset([rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(3)])
         script = {0: iter([1.0, 0.1]), 1: iter([1.0, 0.1, 1.0, 0.1]), 2: iter([1.0, *last, 1.0, *last])}
@@ -416,16 +415,8 @@ def test_a_gripper_that_closes_on_nothing_sends_the_chain_back_at_once(encoder):
     """A four-image chain (over, around, closed, lifted) whose *closed* and *lifted* hold the object: when the
     robot measures its gripper closed all the way there, the fingers met nothing, and it grasps again."""
 
-    class Constant:
-        views = ("exterior",)
-        device = torch.device("cpu")
-        actions_are_commands = False
-
-        def energy(self, z, state, goal, weights):
-            return lambda a: torch.ones(len(a))
-
     config = MPCConfig(advance_ratio=0.5, stall_steps=2, retry_from=0, retries=1, holding_subgoals=(2, 3))
-    agent = MPCAgent(encoder, Constant(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
+    agent = MPCAgent(encoder, _ConstantModel(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
     rng = np.random.default_rng(0)
     agent.reset([rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(4)])
     script = {0: iter([1.0, 0.1, 1.0, 0.1]), 1: iter([1.0, 0.1, 1.0, 0.1]), 2: iter([1.0, 0.9, 0.9, 1.0, 0.9])}
@@ -448,16 +439,8 @@ def test_the_close_is_left_as_soon_as_the_fingers_stop_on_the_object(encoder):
     """*closed* (sub-goal 1 here) is left when the measured closedness says the fingers met the object, not when
     its distance stalls; fingers open, or closed on nothing, leave it to the distance rules."""
 
-    class Constant:
-        views = ("exterior",)
-        device = torch.device("cpu")
-        actions_are_commands = False
-
-        def energy(self, z, state, goal, weights):
-            return lambda a: torch.ones(len(a))
-
     def run(config, closedness):
-        agent = MPCAgent(encoder, Constant(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
+        agent = MPCAgent(encoder, _ConstantModel(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
         rng = np.random.default_rng(0)
         agent.reset([rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(3)])
         script = {0: iter([1.0, 0.1]), 1: iter([1.0, 0.9, 0.8, 0.7]), 2: iter([1.0, 1.0, 1.0])}
