@@ -123,6 +123,28 @@ class MPCConfig:
     where one long step can knock the object over, while reaching and carrying keep the long steps"""
     fine_scale: float = 1.0
     """the factor of ``fine_subgoals`` (0 < s <= 1)"""
+    descent_subgoals: tuple[int, ...] = ()
+    """sub-goals reached by moving straight down and closing in place (the grasp chain's *around* and *closed*, 2
+    and 3: *over* is the last sideways alignment, and *around* is the same pose lower): on them every planned
+    horizontal translation is multiplied by ``descent_scale`` (in the candidates scored and the action executed),
+    the vertical one is not. Near the object the predictor's energy is nearly flat sideways, so CEM's sampling noise
+    chose 2-3 cm sideways steps during the descent and the close, and the fingers pushed or tipped the cup (a close
+    1.5 cm off its axis does not hold it)"""
+    descent_scale: float = 1.0
+    """the horizontal factor of ``descent_subgoals`` (0 < s <= 1)"""
+    effort_weight: float = 0.0
+    """a control-effort term added to the energy: this weight times the length (m) of every planned translation,
+    as executed, summed over the plan's steps. Near the object the predicted energy is nearly flat (a 1 cm error
+    raises it by 0.001-0.023), so CEM's choice among its samples is noise, and the arm wandered 1-3 cm per step
+    around the cup; with the term, a move must lower the energy by more than it costs. Far from a sub-goal one 4
+    cm step lowers the energy by about 0.1, so a weight of 0.5 (0.005 per cm) hardly changes those moves.
+    0 = off (the paper)"""
+    no_open_subgoals: tuple[int, ...] = ()
+    """sub-goals whose image shows the object held (the grasp chain's *closed*, *lifted*, *carried*, *lowered*: 3-6):
+    on them a planned gripper change is never an opening (negative changes become 0, in the candidates scored and
+    the action executed). Where the energy hardly depends on the gripper (carrying), the best sample's gripper
+    change is noise, and an opening drops the object; the chain's *placed* image, where the gripper opens, is not
+    one of them. Going back (``retry_from``) reaches a sub-goal where opening is allowed again"""
     patient_subgoals: tuple[int, ...] = ()
     """sub-goals on which the stall rule waits ``patient_stall_steps`` steps instead of ``stall_steps``: long moves
     whose distance falls slowly at first (lifting, carrying, lowering the object), which two steps without a 10%
@@ -171,6 +193,13 @@ class MPCConfig:
             raise ValueError(
                 f"need 0 < fine_scale <= 1 and sub-goals >= 0, got {self.fine_scale}, {self.fine_subgoals}"
             )
+        if not 0.0 < self.descent_scale <= 1.0 or any(i < 0 for i in self.descent_subgoals):
+            raise ValueError(f"need 0 < descent_scale <= 1 and sub-goals >= 0, got {self.descent_scale}, "
+                             f"{self.descent_subgoals}")  # fmt: skip
+        if not 0.0 <= self.effort_weight <= 100.0:
+            raise ValueError(f"effort_weight must be in [0, 100], got {self.effort_weight}")
+        if any(i < 0 for i in self.no_open_subgoals):
+            raise ValueError(f"no_open_subgoals must be sub-goals >= 0, got {self.no_open_subgoals}")
         if self.patient_subgoals and (
             any(i < 0 for i in self.patient_subgoals) or self.patient_stall_steps < 1 or self.stall_steps < 1
         ):
@@ -367,8 +396,15 @@ class MPCAgent:
     def _plan(self, z: Latents, state: torch.Tensor) -> Plan:
         scored = self.model.energy(z, state, self._goal(self.subgoal), self.weights)
         snap_scored = self.config.gripper_snap is not None and self.model.actions_are_commands
-        fine = self._fine
-        energy = (lambda a: scored(self.config.snap(fine(a)))) if snap_scored else (lambda a: scored(fine(a)))
+        fine, effort = self._fine, self.config.effort_weight
+
+        def energy(actions: torch.Tensor) -> torch.Tensor:
+            executed = fine(actions)
+            cost = scored(self.config.snap(executed) if snap_scored else executed)
+            if effort:
+                cost = cost + effort * executed[..., :3].norm(dim=-1).sum(dim=-1).to(cost.dtype)
+            return cost
+
         warm = shift_plan(self.previous.actions) if (self.config.warm_start and self.previous is not None) else None
         plan = self.planner.plan(energy, warm=warm, generator=self.generator, device=self.device)
         if self.config.gripper_margin > 0 and float(self.config.snap(plan.actions[0])[6]) != 0.0:
@@ -381,11 +417,20 @@ class MPCAgent:
 
     def _fine(self, actions: torch.Tensor) -> torch.Tensor:
         """Actions (..., 7) as executed on the current sub-goal: translations times ``fine_scale`` on the sub-goals
-        of ``fine_subgoals`` (unchanged elsewhere). Applied before scoring and before execution."""
-        if self.subgoal not in self.config.fine_subgoals:
+        of ``fine_subgoals``, horizontal ones times ``descent_scale`` on ``descent_subgoals``, no gripper opening
+        on ``no_open_subgoals`` (unchanged elsewhere). Applied before scoring and before execution."""
+        cfg = self.config
+        fine, descent = self.subgoal in cfg.fine_subgoals, self.subgoal in cfg.descent_subgoals
+        no_open = self.subgoal in cfg.no_open_subgoals
+        if not (fine or descent or no_open):
             return actions
         out = actions.clone()
-        out[..., :3] *= self.config.fine_scale
+        if fine:
+            out[..., :3] *= cfg.fine_scale
+        if descent:
+            out[..., :2] *= cfg.descent_scale
+        if no_open:
+            out[..., 6] = out[..., 6].clamp(min=0.0)
         return out
 
     def _next_subgoal(self, z: Latents, index: int | None = None) -> None:

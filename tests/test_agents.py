@@ -107,3 +107,74 @@ def test_fine_sub_goals_plan_and_execute_shorter_steps(agent):
     with pytest.raises(ValueError, match="fine_scale"):
         MPCConfig(fine_subgoals=(1,), fine_scale=1.5)
     env.close()
+
+
+class _RecordingModel:
+    """A planning model that scores every candidate by its (negated) gripper change and keeps what it scored."""
+
+    views = ("exterior",)
+    device = torch.device("cpu")
+    actions_are_commands = False
+
+    def __init__(self) -> None:
+        self.scored: list[torch.Tensor] = []
+
+    def energy(self, z, state, goal, weights):
+        def cost(actions):
+            self.scored.append(actions.clone())
+            return -actions[:, 0, 6]  # the planner wants the largest gripper change it may have
+
+        return cost
+
+
+def test_descent_and_no_open_sub_goals_shape_what_is_scored_and_executed(agent):
+    """descent_subgoals=(0,): horizontal translations times descent_scale, the vertical one whole;
+    no_open_subgoals=(0,): a planned opening is scored and executed as no change. Sub-goal 1 gets the planner's own
+    bounds again."""
+    config = MPCConfig(max_steps_per_subgoal=1, descent_subgoals=(0,), descent_scale=0.25, no_open_subgoals=(0,))
+    model = _RecordingModel()
+    planner = CEM(CEMConfig(horizon=1, samples=16, topk=4, iterations=2))
+    mpc = MPCAgent(agent.encoder, model, planner, config)
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    mpc.reset([frame, frame])
+    action = mpc.act(frame, np.zeros(7))
+    assert mpc.log[-1].subgoal == 0 and mpc.previous is not None
+    planned = mpc.previous.actions[0].double().numpy()
+    np.testing.assert_allclose(action[:2], 0.25 * planned[:2], rtol=1e-6)
+    np.testing.assert_allclose(action[2], planned[2], rtol=1e-6)
+    scored = torch.cat(model.scored)
+    assert float(scored[..., 6].min()) >= 0.0  # no opening was ever scored
+    assert float(scored[..., :2].abs().max()) <= 0.25 * 0.075 + 1e-6
+    model.scored.clear()
+    mpc.act(frame, np.zeros(7))
+    assert mpc.log[-1].subgoal == 1
+    scored = torch.cat(model.scored)
+    assert float(scored[..., 6].min()) < 0.0 and float(scored[..., :2].abs().max()) > 0.25 * 0.075
+    with pytest.raises(ValueError, match="descent_scale"):
+        MPCConfig(descent_subgoals=(2,), descent_scale=0.0)
+    with pytest.raises(ValueError, match="no_open_subgoals"):
+        MPCConfig(no_open_subgoals=(-1,))
+
+
+class _NoisyFlatModel(_RecordingModel):
+    """Every candidate scores 1 plus noise of 1e-4: a flat energy, as the predictor's is near the object."""
+
+    def energy(self, z, state, goal, weights):
+        generator = torch.Generator().manual_seed(0)
+        return lambda actions: 1.0 + 1e-4 * torch.randn(len(actions), generator=generator)
+
+
+def test_the_effort_term_keeps_the_arm_still_where_the_energy_is_flat(agent):
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    moves = {}
+    for weight in (0.0, 0.5):
+        planner = CEM(CEMConfig(horizon=1, samples=64, topk=10, iterations=3))
+        mpc = MPCAgent(agent.encoder, _NoisyFlatModel(), planner, MPCConfig(effort_weight=weight))
+        mpc.reset([frame])
+        moves[weight] = float(np.linalg.norm(mpc.act(frame, np.zeros(7))[:3]))
+        assert mpc.previous is not None and mpc.previous.cost >= 1.0 - 1e-3 + weight * moves[weight] - 1e-3
+    assert moves[0.0] > 0.01 and moves[0.5] < 0.1 * moves[0.0]  # noise picked a cm-long move; the term did not
+    with pytest.raises(ValueError, match="effort_weight"):
+        MPCConfig(effort_weight=-1.0)

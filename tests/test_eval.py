@@ -302,3 +302,20 @@ def test_holding_sub_goal_flags_reach_the_agent_and_its_record():
     assert close.agent_settings(("exterior",))["close_subgoal"] == 3
     assert "when the fingers stop" in close.agent_summary()
     assert EvalArgs(agent="paper", close_subgoal=-1).agent_config(("exterior",)).close_subgoal is None
+
+
+def test_descent_and_no_open_flags_become_the_agents_settings():
+    from dataclasses import replace
+
+    from jepa_sim.cli.eval_cmd import EvalArgs
+
+    args = replace(EvalArgs(), descent_subgoals="2,3,6,7", descent_xy=0.01, no_open_subgoals="3,4,5,6")
+    config = args.agent_config(("exterior", "wrist"))
+    assert config.descent_subgoals == (2, 3, 6, 7) and config.descent_scale == pytest.approx(0.25)
+    assert config.no_open_subgoals == (3, 4, 5, 6)
+    settings = args.agent_settings(("exterior", "wrist"))
+    assert settings["descent_subgoals"] == [2, 3, 6, 7] and settings["no_open_subgoals"] == [3, 4, 5, 6]
+    with pytest.raises(ValueError, match="--descent-xy must be in"):
+        replace(args, descent_xy=0.05).agent_config(("exterior",))
+    with pytest.raises(ValueError, match="--no-open-subgoals must be"):
+        replace(args, no_open_subgoals="3,x").agent_config(("exterior",))

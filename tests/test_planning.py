@@ -1,5 +1,7 @@
 """Planners: they find the minimum of known costs and never leave the action bounds."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -159,3 +161,37 @@ def test_kept_elites_are_not_scored_again_and_still_find_the_minimum():
     assert not any(torch.equal(c, s) for c in first for s in second[1:])
     with pytest.raises(ValueError, match="keep_elites needs topk < samples"):
         CEMConfig(samples=8, topk=8, keep_elites=True)
+
+
+@pytest.mark.parametrize("name", PLANNERS)
+def test_the_final_mean_can_be_executed_instead_of_the_cheapest_sample(name):
+    """execute="mean": the plan is the final Gaussian's mean, scored once more; "mean-move" keeps the cheapest
+    sample's gripper change. On a flat cost the cheapest sample is noise, while CEM's mean stays near the start."""
+    config = {"cem": CEMConfig(horizon=1, samples=64, topk=10, iterations=3),
+              "mppi": MPPIConfig(horizon=1, samples=64, iterations=3)}[name]  # fmt: skip
+    planner_type = CEM if name == "cem" else MPPI
+    plans = {}
+    for execute in ("best", "mean", "mean-move"):
+        asked: list[int] = []
+
+        def flat(actions: torch.Tensor, asked: list[int] = asked) -> torch.Tensor:
+            asked.append(len(actions))
+            return 1.0 + 1e-6 * torch.randn(len(actions), generator=torch.Generator().manual_seed(len(asked)))
+
+        planner = planner_type(replace(config, execute=execute))  # type: ignore[arg-type]
+        plans[execute] = planner.plan(flat, generator=torch.Generator().manual_seed(0))
+        assert plans[execute].evaluations == sum(asked)
+        assert (asked[-1] == 1) == (execute != "best")  # the mean is scored once more
+    best, mean, move = plans["best"].actions, plans["mean"].actions, plans["mean-move"].actions
+    if name == "cem":  # the average of elites scattered over a flat cost is a shorter move than the cheapest one
+        assert float(mean[:, :3].norm()) < float(best[:, :3].norm())
+    torch.testing.assert_close(move[:, :6], mean[:, :6])
+    torch.testing.assert_close(move[:, 6], best[:, 6])
+    plan = planner_type(replace(config, execute="mean")).plan(quadratic_1, generator=torch.Generator().manual_seed(0))
+    assert plan.cost == pytest.approx(float(quadratic_1(plan.actions[None])[0]))
+    with pytest.raises(ValueError, match="execute must be"):
+        CEMConfig(execute="median")
+
+
+def quadratic_1(actions):
+    return ((actions - TARGET[:1]) ** 2).sum(dim=(1, 2))

@@ -33,6 +33,10 @@ class PlannerArgs:
     """CEM: carry each iteration's elites into the next, already scored, in place of as many fresh samples (as
     iCEM does): 64 x 3 then scores 64 + 54 + 54 candidates, about 10% less planning time. `--no-keep-elites`: the
     paper's CEM, every iteration sampled afresh"""
+    execute: Literal["best", "mean", "mean-move"] = "best"
+    """the action executed: `best`, the first step of the cheapest sequence scored, or `mean`, that of the final
+    sampling Gaussian (the elites' average; the official V-JEPA 2-AC CEM's choice). Where the predicted energy is
+    nearly flat (near the object) the cheapest of a few hundred samples is a noisy pick"""
     max_xyz: float = 0.04
     """per-step translation bound of planned actions (m). The `grasp` agent's 4 cm (the paper's and `--agent
     paper`'s: 7.5 cm): with 7.5 cm the planner dove onto the cup in one step while aligning over it; with 4 cm it
@@ -51,10 +55,10 @@ class PlannerArgs:
         if self.planner == "cem":
             config = CEMConfig(horizon=self.horizon, samples=self.samples, topk=self.topk,
                                iterations=self.iterations, momentum=self.momentum,
-                               keep_elites=self.keep_elites)  # fmt: skip
+                               keep_elites=self.keep_elites, execute=self.execute)  # fmt: skip
             return CEM(config, bounds)
         mppi = MPPIConfig(horizon=self.horizon, samples=self.samples, iterations=self.iterations,
-                          temperature=self.temperature)  # fmt: skip
+                          temperature=self.temperature, execute=self.execute)  # fmt: skip
         return MPPI(mppi, bounds)
 
     def check_horizon(self, max_steps: int) -> None:
@@ -65,12 +69,15 @@ class PlannerArgs:
         return {"name": self.planner, "horizon": self.horizon, "samples": self.samples, "topk": self.topk,
                 "iterations": self.iterations, "momentum": self.momentum, "temperature": self.temperature,
                 "keep_elites": self.keep_elites and self.planner == "cem",
-                "max_xyz": self.max_xyz, "max_gripper": self.max_gripper, "max_yaw": self.max_yaw}  # fmt: skip
+                "max_xyz": self.max_xyz, "max_gripper": self.max_gripper, "max_yaw": self.max_yaw,
+                # recorded only when not the default, so that evaluations from before this option still resume
+                **({"execute": self.execute} if self.execute != "best" else {})}  # fmt: skip
 
     def planner_summary(self) -> str:
         kept = ", elites kept" if self.planner == "cem" and self.keep_elites else ""
+        executed = f", {self.execute} executed" if self.execute != "best" else ""
         return (f"{self.planner.upper()} {self.samples} samples x {self.iterations} iterations{kept}, "
-                f"horizon {self.horizon}")  # fmt: skip
+                f"horizon {self.horizon}{executed}")  # fmt: skip
 
 
 def parse_subgoals(spec: str, flag: str = "--fine-subgoals") -> tuple[int, ...]:
@@ -181,6 +188,20 @@ class AgentArgs:
     `1,2,3`: the grasp chain's *over*, *around* and *closed*); empty: none"""
     fine_xyz: float = 0.04
     """--fine-subgoals: their per-step translation bound (m), at most --max-xyz"""
+    descent_subgoals: str = ""
+    """comma-separated sub-goals reached straight down and closed in place (`2,3`: the grasp chain's *around* and
+    *closed*, below *over*, where the last sideways alignment happens): on them the arm's horizontal steps are at
+    most --descent-xy, its vertical ones --max-xyz; empty: none"""
+    descent_xy: float = 0.01
+    """--descent-subgoals: their per-step horizontal translation bound (m), at most --max-xyz"""
+    effort_weight: float = 0.0
+    """0: off (the paper); w > 0: add w times the length (m) of each planned translation to the energy, so that a
+    move must lower the energy by more than w per metre (0.5: 0.005 per cm); near the object, where the predicted
+    energy is nearly flat, CEM's pick among its samples otherwise wanders 1-3 cm per step"""
+    no_open_subgoals: str = ""
+    """comma-separated sub-goals whose image shows the object held (`3,4,5,6`: the grasp chain's *closed*, *lifted*,
+    *carried*, *lowered*); on them the gripper never opens (a planned opening is scored and executed as no change),
+    so that noise in a gripper the energy hardly depends on does not drop what is held; empty: none"""
     patient_subgoals: str = "4,5,6"
     """comma-separated sub-goals on which the stall rule counts --patient-stall steps and --patient-progress new
     lows instead of --stall-steps and 10% (`4,5,6`: the grasp chain's *lifted*, *carried* and *lowered*, long
@@ -215,6 +236,10 @@ class AgentArgs:
             path_weight=self.path_weight,
             fine_subgoals=parse_subgoals(self.fine_subgoals),
             fine_scale=self.fine_scale(),
+            descent_subgoals=parse_subgoals(self.descent_subgoals, "--descent-subgoals"),
+            descent_scale=self.descent_scale(),
+            no_open_subgoals=parse_subgoals(self.no_open_subgoals, "--no-open-subgoals"),
+            effort_weight=self.effort_weight,
             patient_subgoals=parse_subgoals(self.patient_subgoals, "--patient-subgoals"),
             patient_stall_steps=self.patient_stall,
             patient_progress=self.patient_progress if self.patient_progress >= 0 else None,
@@ -236,6 +261,15 @@ class AgentArgs:
         if max_xyz is None or not 0.0 < self.fine_xyz <= max_xyz:
             raise ValueError(f"--fine-xyz must be in (0, --max-xyz = {max_xyz}], got {self.fine_xyz}")
         return self.fine_xyz / max_xyz
+
+    def descent_scale(self) -> float:
+        """--descent-xy as a fraction of --max-xyz (ValueError when it is not in (0, --max-xyz])."""
+        max_xyz = getattr(self, "max_xyz", None)
+        if not self.descent_subgoals.strip():
+            return 1.0
+        if max_xyz is None or not 0.0 < self.descent_xy <= max_xyz:
+            raise ValueError(f"--descent-xy must be in (0, --max-xyz = {max_xyz}], got {self.descent_xy}")
+        return self.descent_xy / max_xyz
 
     def agent_summary(self) -> str:
         """One line for a start-up report: the sub-goal rule and the gripper."""
@@ -277,6 +311,13 @@ class AgentArgs:
             **(
                 {"fine_subgoals": list(config.fine_subgoals), "fine_xyz": self.fine_xyz} if config.fine_subgoals else {}
             ),
+            **(
+                {"descent_subgoals": list(config.descent_subgoals), "descent_xy": self.descent_xy}
+                if config.descent_subgoals
+                else {}
+            ),
+            **({"no_open_subgoals": list(config.no_open_subgoals)} if config.no_open_subgoals else {}),
+            **({"effort_weight": config.effort_weight} if config.effort_weight else {}),
             **({"retry_from": config.retry_from, "retries": config.retries} if config.retry_from is not None else {}),
             **(
                 {"holding_subgoals": list(config.holding_subgoals), "empty_closedness": config.empty_closedness}

@@ -43,7 +43,7 @@ class ActionBounds:
 @dataclass
 class Plan:
     actions: torch.Tensor
-    """(H, 7) the best sequence found (its first action is the one to execute)"""
+    """(H, 7) the plan: the best sequence found, or the final mean (its first action is the one to execute)"""
     cost: float
     """the cost of ``actions``"""
     costs: list[float] = field(default_factory=list)
@@ -121,8 +121,14 @@ class SamplingConfig:
     """initial std of each free dimension, as a fraction of its bound"""
     min_std: float = 0.02
     """floor of the std, as a fraction of the bound (keeps sampling alive)"""
+    execute: str = "best"
+    """what the plan is: ``best``, the cheapest sequence scored; or ``mean``, the mean of the final Gaussian (its
+    cost scored once more), as the official V-JEPA 2-AC CEM does. Where the energy is nearly flat the cheapest of a
+    few hundred samples is a noisy pick, while the mean of the last elites averages that noise out"""
 
     def __post_init__(self) -> None:
+        if self.execute not in ("best", "mean", "mean-move"):
+            raise ValueError(f"execute must be 'best', 'mean' or 'mean-move', got {self.execute!r}")
         if min(self.horizon, self.samples, self.iterations) < 1:
             raise ValueError(f"need horizon, samples and iterations >= 1, got {self}")
         if not (self.init_std > 0 and self.min_std >= 0):
@@ -130,7 +136,8 @@ class SamplingConfig:
 
 
 class SamplingPlanner:
-    """Sample around a Gaussian, score, refit, repeat; keeps the best sequence seen. Subclasses say how the
+    """Sample around a Gaussian, score, refit, repeat; keeps the best sequence seen (or returns the final mean:
+    ``SamplingConfig.execute``). Subclasses say how the
     Gaussian is refitted to the scored samples (:meth:`refit`). The current mean is always among the samples,
     so the best cost never gets worse from one iteration to the next."""
 
@@ -171,4 +178,9 @@ class SamplingPlanner:
             self.refit(gauss, candidates, costs)
             kept = self.kept(candidates, costs)
             history.append(best_cost)
+        if cfg.execute in ("mean", "mean-move"):  # the final Gaussian's mean (the elites' average)
+            mean = (self.bounds.clip(gauss.mean) * gauss.free)[None]
+            if cfg.execute == "mean-move":  # the motion averaged, the gripper change the cheapest sample's
+                mean[0, :, 6] = best[:, 6]
+            return Plan(mean[0].clone(), float(check_cost(cost(mean), 1)[0]), history, evaluations + 1)
         return Plan(best, best_cost, history, evaluations)
