@@ -35,8 +35,9 @@ class PlannerArgs:
     paper's CEM, every iteration sampled afresh"""
     execute: Literal["best", "mean", "mean-move"] = "best"
     """the action executed: `best`, the first step of the cheapest sequence scored, or `mean`, that of the final
-    sampling Gaussian (the elites' average; the official V-JEPA 2-AC CEM's choice). Where the predicted energy is
-    nearly flat (near the object) the cheapest of a few hundred samples is a noisy pick"""
+    sampling Gaussian (the elites' average; the official V-JEPA 2-AC CEM's choice), or `mean-move`, the mean's
+    motion with the cheapest sequence's gripper change. Measured on grasp cup (50 trials): 41 `best`, 35 `mean` (its
+    averaged gripper change often fell below the snap: no close), 35 `mean-move` (shorter, averaged moves)"""
     max_xyz: float = 0.04
     """per-step translation bound of planned actions (m). The `grasp` agent's 4 cm (the paper's and `--agent
     paper`'s: 7.5 cm): with 7.5 cm the planner dove onto the cup in one step while aligning over it; with 4 cm it
@@ -191,17 +192,20 @@ class AgentArgs:
     descent_subgoals: str = ""
     """comma-separated sub-goals reached straight down and closed in place (`2,3`: the grasp chain's *around* and
     *closed*, below *over*, where the last sideways alignment happens): on them the arm's horizontal steps are at
-    most --descent-xy, its vertical ones --max-xyz; empty: none"""
+    most --descent-xy, its vertical ones --max-xyz; empty: none. Measured (50 trials, `2,3`, 1 cm): grasp cup 41
+    against 41, pick-and-place cup 36 against 34 (README, *Success in sim*)"""
     descent_xy: float = 0.01
     """--descent-subgoals: their per-step horizontal translation bound (m), at most --max-xyz"""
     effort_weight: float = 0.0
     """0: off (the paper); w > 0: add w times the length (m) of each planned translation to the energy, so that a
     move must lower the energy by more than w per metre (0.5: 0.005 per cm); near the object, where the predicted
-    energy is nearly flat, CEM's pick among its samples otherwise wanders 1-3 cm per step"""
+    energy is nearly flat, CEM's pick among its samples otherwise wanders 1-3 cm per step. Measured: grasp cup 39/50
+    with 0.5 against 41/50 without"""
     no_open_subgoals: str = ""
     """comma-separated sub-goals whose image shows the object held (`3,4,5,6`: the grasp chain's *closed*, *lifted*,
     *carried*, *lowered*); on them the gripper never opens (a planned opening is scored and executed as no change),
-    so that noise in a gripper the energy hardly depends on does not drop what is held; empty: none"""
+    so that noise in a gripper the energy hardly depends on does not drop what is held; empty: none. Measured with
+    `--descent-subgoals 2,3`: pick-and-place cup 35/50, box 37/50 (34 and 37 without either)"""
     patient_subgoals: str = "4,5,6"
     """comma-separated sub-goals on which the stall rule counts --patient-stall steps and --patient-progress new
     lows instead of --stall-steps and 10% (`4,5,6`: the grasp chain's *lifted*, *carried* and *lowered*, long
