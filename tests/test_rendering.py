@@ -195,13 +195,10 @@ def test_digital_twin_and_sim_env_alive_together(closed):
 
 
 # ---- the same results as before the rendering rework, at the same seeds ------------------------------------
-# Recorded with the stock mujoco.Renderer (commit f08dd0f) on this project's CPU machine (Mesa llvmpipe).
-GOLDEN_EPISODES = {
-    "episode_000000.npz": "55bbf9a4308cee1601d71c3f1f14870de800bfda9acee4920cc1fceffb25fdd3",
-    "episode_000001.npz": "64c99e6a2df878c1a2ecbc10af08e08612489778d7cbf4c6d506011eb2f70b64",
-    "episode_000002.npz": "bde7ded5fbdbc5b93ba19856cd714fffd16fb726024bf03038812cd9bde039ad",
-    "episode_000003.npz": "77ec865f0e623826e83260073d331f5925e457c66bdad05ca0a048060fbed600",
-}
+# The trials were recorded with the stock mujoco.Renderer (commit f08dd0f) on this project's CPU machine (Mesa
+# llvmpipe). The episode files' bytes were too, until a machine of the same kind (2026-12-02: another AMD EPYC,
+# the same pinned packages) wrote other bytes for the same four episodes, deterministically: file digests are not
+# portable across machines. What the files must be is the same whatever the number of collection workers.
 GOLDEN_TRIALS = [
     ("reach", "cup", "mpc", 1000, True, 2),
     ("reach", "cup", "mpc", 1001, True, 2),
@@ -214,14 +211,19 @@ GOLDEN_TRIALS = [
 ]
 
 
-def test_collect_with_two_workers_writes_the_same_episode_files_as_before(tmp_path):
+def test_collect_with_two_workers_writes_the_same_episode_files_as_one(tmp_path):
+    """Two worker processes (each rendering in its own context) write byte for byte what one process writes."""
     from jepa_sim.cli.main import main
 
-    out = tmp_path / "data"
-    args = ["collect", "--out", str(out), "--episodes", "4", "--workers", "2", "--wrist-camera", "--max-steps", "6"]
-    assert main(args) == 0
-    digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((out / "episodes").glob("*.npz"))}
-    assert digests == GOLDEN_EPISODES
+    digests = []
+    for workers in (1, 2):
+        out = tmp_path / f"data{workers}"
+        args = ["collect", "--out", str(out), "--episodes", "4", "--workers", str(workers), "--wrist-camera",
+                "--max-steps", "6"]  # fmt: skip
+        assert main(args) == 0
+        files = sorted((out / "episodes").glob("*.npz"))
+        digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files})
+    assert len(digests[0]) == 4 and digests[0] == digests[1]
 
 
 def test_eval_gives_the_same_trials_as_before(tmp_path):
