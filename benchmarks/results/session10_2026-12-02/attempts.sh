@@ -27,3 +27,7 @@ $E $G --execute mean-move --out runs/s16/mm_grasp_cup
 $E $G --patient-subgoals 1,4,5,6 --out runs/s16/p1_grasp_cup
 $E $G --patient-subgoals 1,2,4,5,6 --descent-subgoals 2,3 --descent-xy 0.01 --out runs/s16/p12d_grasp_cup
 # the shipped agent over 100 seeds (1000-1099): the 50 trials of table50_2026-12-01c extended (t100.sh)
+# the paper's layout with the official CEM's executed mean, against benchmarks/results/table50_2026-11-30/
+E2=".venv/bin/jepa-sim eval --agent paper --execute mean --methods mpc --device cpu --trials 50"
+$E2 --tasks reach,grasp --objects cup --out runs/s16/paper_mean_cup
+$E2 --tasks reach --objects box --out runs/s16/paper_mean_box
