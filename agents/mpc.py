@@ -26,7 +26,7 @@ more, at most ``retries`` times per episode. With ``holding_subgoals`` it also g
 gripper closes all the way on a sub-goal that should hold the object (the fingers met nothing between them).
 With ``close_subgoal`` it leaves the close as soon as the fingers are measured stopped by the object.
 
-What is scored and executed on a sub-goal can be shaped (:meth:`MPCAgent._fine`): shorter steps
+What is scored and executed on a sub-goal can be shaped (:meth:`MPCAgent._shaped`): shorter steps
 (``fine_subgoals``), straight descents (``descent_subgoals``), no opening while the object should be held
 (``no_open_subgoals``); ``effort_weight`` adds a control-effort term to the energy. The settings and the sub-goal
 rules live in :mod:`agents.mpc_config`.
@@ -179,17 +179,17 @@ class MPCAgent:
             distance = self.history[-1]
             plan = self._plan(z, state_t)
         self.previous = plan
-        action = self.config.snap(self._fine(plan.actions[0])).double().cpu().numpy()
+        action = self.config.snap(self._shaped(plan.actions[0])).double().cpu().numpy()
         self.log.append(StepLog(action, plan.cost, distance, self.subgoal, time.perf_counter() - start))
         return action
 
     def _plan(self, z: Latents, state: torch.Tensor) -> Plan:
         scored = self.model.energy(z, state, self._goal(self.subgoal), self.weights)
         snap_scored = self.config.gripper_snap is not None and self.model.actions_are_commands
-        fine, effort = self._fine, self.config.effort_weight
+        shaped, effort = self._shaped, self.config.effort_weight
 
         def energy(actions: torch.Tensor) -> torch.Tensor:
-            executed = fine(actions)
+            executed = shaped(actions)
             cost = scored(self.config.snap(executed) if snap_scored else executed)
             if effort:
                 cost = cost + effort * executed[..., :3].norm(dim=-1).sum(dim=-1).to(cost.dtype)
@@ -205,7 +205,7 @@ class MPCAgent:
                 plan = Plan(held, cost, plan.costs, plan.evaluations + 1)
         return plan
 
-    def _fine(self, actions: torch.Tensor) -> torch.Tensor:
+    def _shaped(self, actions: torch.Tensor) -> torch.Tensor:
         """Actions (..., 7) as executed on the current sub-goal: translations times ``fine_scale`` on the sub-goals
         of ``fine_subgoals``, horizontal ones times ``descent_scale`` on ``descent_subgoals``, no gripper opening
         on ``no_open_subgoals`` (unchanged elsewhere). Applied before scoring and before execution."""
