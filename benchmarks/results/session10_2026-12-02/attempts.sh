@@ -31,3 +31,7 @@ $E $G --patient-subgoals 1,2,4,5,6 --descent-subgoals 2,3 --descent-xy 0.01 --ou
 E2=".venv/bin/jepa-sim eval --agent paper --execute mean --methods mpc --device cpu --trials 50"
 $E2 --tasks reach,grasp --objects cup --out runs/s16/paper_mean_cup
 $E2 --tasks reach --objects box --out runs/s16/paper_mean_box
+# the best grasp cup setting (effort and straight descent, 42/50) on pick-and-place
+for o in cup box; do
+  $E --tasks pick_and_place --objects $o --effort-weight 0.5 --descent-subgoals 2,3 --descent-xy 0.01 --out runs/s16/e5d_pnp_$o
+done
