@@ -108,8 +108,14 @@ def main() -> None:
     parser.add_argument("--objects", default="cup,box")
     parser.add_argument("--seeds", default="1000,1001,1002")
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
-    for obj in args.objects.split(","):
+    objects = [o for o in args.objects.split(",") if o]
+    if not objects or any(o not in ("cup", "box") for o in objects):
+        parser.error(f"--objects must be cup and/or box, got {args.objects!r}")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+    for obj in objects:
         print(f"\n{obj}, {args.probe}\n")
         probe = Probe(obj)
         if args.probe == "tolerance":

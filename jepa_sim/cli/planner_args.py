@@ -260,21 +260,21 @@ class AgentArgs:
 
     def fine_scale(self) -> float:
         """--fine-xyz as a fraction of --max-xyz (ValueError when it is not in (0, --max-xyz])."""
-        max_xyz = getattr(self, "max_xyz", None)
-        if not self.fine_subgoals.strip():
-            return 1.0
-        if max_xyz is None or not 0.0 < self.fine_xyz <= max_xyz:
-            raise ValueError(f"--fine-xyz must be in (0, --max-xyz = {max_xyz}], got {self.fine_xyz}")
-        return self.fine_xyz / max_xyz
+        return self._step_scale(self.fine_subgoals, self.fine_xyz, "--fine-xyz")
 
     def descent_scale(self) -> float:
         """--descent-xy as a fraction of --max-xyz (ValueError when it is not in (0, --max-xyz])."""
+        return self._step_scale(self.descent_subgoals, self.descent_xy, "--descent-xy")
+
+    def _step_scale(self, subgoals: str, bound: float, flag: str) -> float:
+        """A per-step translation ``bound`` (m) on the sub-goals ``subgoals`` as a fraction of --max-xyz; 1 when
+        there are none."""
         max_xyz = getattr(self, "max_xyz", None)
-        if not self.descent_subgoals.strip():
+        if not subgoals.strip():
             return 1.0
-        if max_xyz is None or not 0.0 < self.descent_xy <= max_xyz:
-            raise ValueError(f"--descent-xy must be in (0, --max-xyz = {max_xyz}], got {self.descent_xy}")
-        return self.descent_xy / max_xyz
+        if max_xyz is None or not 0.0 < bound <= max_xyz:
+            raise ValueError(f"{flag} must be in (0, --max-xyz = {max_xyz}], got {bound}")
+        return bound / max_xyz
 
     def agent_summary(self) -> str:
         """One line for a start-up report: the sub-goal rule and the gripper."""

@@ -122,9 +122,10 @@ class SamplingConfig:
     min_std: float = 0.02
     """floor of the std, as a fraction of the bound (keeps sampling alive)"""
     execute: str = "best"
-    """what the plan is: ``best``, the cheapest sequence scored; or ``mean``, the mean of the final Gaussian (its
-    cost scored once more), as the official V-JEPA 2-AC CEM does. Where the energy is nearly flat the cheapest of a
-    few hundred samples is a noisy pick, while the mean of the last elites averages that noise out"""
+    """what the plan is: ``best``, the cheapest sequence scored; ``mean``, the mean of the final Gaussian (its cost
+    scored once more), as the official V-JEPA 2-AC CEM does; or ``mean-move``, that mean with the gripper change of
+    the cheapest sequence. Where the energy is nearly flat the cheapest of a few hundred samples is a noisy pick,
+    while the mean of the last elites averages that noise out (and shortens the moves)"""
 
     def __post_init__(self) -> None:
         if self.execute not in ("best", "mean", "mean-move"):
@@ -137,9 +138,9 @@ class SamplingConfig:
 
 class SamplingPlanner:
     """Sample around a Gaussian, score, refit, repeat; keeps the best sequence seen (or returns the final mean:
-    ``SamplingConfig.execute``). Subclasses say how the
-    Gaussian is refitted to the scored samples (:meth:`refit`). The current mean is always among the samples,
-    so the best cost never gets worse from one iteration to the next."""
+    ``SamplingConfig.execute``). Subclasses say how the Gaussian is refitted to the scored samples
+    (:meth:`refit`). The current mean is always among the samples, so the best cost never gets worse from one
+    iteration to the next."""
 
     config: SamplingConfig
     bounds: ActionBounds
