@@ -30,6 +30,10 @@ What is scored and executed on a sub-goal can be shaped (:meth:`MPCAgent._shaped
 (``fine_subgoals``), straight descents (``descent_subgoals``), no opening while the object should be held
 (``no_open_subgoals``); ``effort_weight`` adds a control-effort term to the energy. The settings and the sub-goal
 rules live in :mod:`agents.mpc_config`.
+
+Visual servoing (``servo_subgoals``): where the advance rule would leave one of those sub-goals, the agent first
+moves the arm in small probes and keeps those that lower the distance it *observes* (:mod:`agents.servo`); the
+sub-goal is left when the search ends. The planner is not called during the search.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from agents.planning_model import (
     Views,
     weighted_distance,
 )
+from agents.servo import AxisSearch, CompassSearch
 from jepa_sim.encoders.base import FrozenEncoder
 from jepa_sim.planning.base import Plan, SamplingPlanner, shift_plan
 from jepa_sim.predictor.model import ACPredictor
@@ -141,6 +146,8 @@ class MPCAgent:
         self.subgoal, self.steps_on_subgoal, self.retried = 0, 0, 0
         self.history: list[float] = []
         self.previous: Plan | None = None
+        self.servo: CompassSearch | AxisSearch | None = None
+        self.servoed: set[int] = set()
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.log = []
 
@@ -170,7 +177,18 @@ class MPCAgent:
         start = time.perf_counter()
         tokens = self._encode(np.stack(list(views.values())))  # every view in one batch
         z = dict(zip(views, tokens, strict=True))
-        distance = self._advance(z, float(state_t[6]))
+        # during a servo search the sub-goal rules wait: the search decides when the sub-goal is left
+        distance = self._advance(z, float(state_t[6])) if self.servo is None else self.distance(z, self.subgoal)
+        if self.servo is not None:
+            move = self.servo.next(distance)
+            if move is not None:
+                action = np.zeros(7)
+                action[:3] = move
+                self.log.append(StepLog(action, distance, distance, self.subgoal, time.perf_counter() - start))
+                return action
+            self.servo = None
+            self._next_subgoal(z)
+            distance = self.history[-1]
         plan = self._plan(z, state_t)
         last = self.subgoal == self.num_goals - 1
         if self.config.plan_arrival and not last and plan.cost >= (1.0 - self.config.min_progress) * distance:
@@ -251,11 +269,17 @@ class MPCAgent:
         grasp_made = self.subgoal == cfg.close_subgoal and cfg.stopped_closedness <= closedness < cfg.empty_closedness
         if (empty or gave_up) and self._may_retry():
             self.retried += 1
+            self.servoed.clear()  # the chain is walked again: so is its servoing
             self._next_subgoal(z, cfg.retry_from)
         elif not last and (
             grasp_made or arrived(h, cfg, self.subgoal) or self.steps_on_subgoal >= cfg.max_steps_per_subgoal
         ):
-            self._next_subgoal(z)
+            if self.subgoal in cfg.servo_subgoals and self.subgoal not in self.servoed:  # refine it first (act)
+                self.servoed.add(self.subgoal)
+                search = AxisSearch if cfg.servo_method == "axis" else CompassSearch
+                self.servo = search(h[-1], cfg.servo_step, cfg.servo_min_step, cfg.servo_steps)
+            else:
+                self._next_subgoal(z)
         else:
             self.steps_on_subgoal += 1
         return self.history[-1]

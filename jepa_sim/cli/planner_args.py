@@ -217,6 +217,22 @@ class AgentArgs:
     """--patient-subgoals: the new low (a fraction of the lowest distance so far) that counts as progress on them;
     -1: the same 10% as elsewhere. Carrying the cup 4 cm closes its distance 5-10% per step, so a 10% new low
     every two steps left *carried* half-way and the cup was let go off target"""
+    servo_subgoals: str = ""
+    """comma-separated sub-goals refined by visual servoing before the agent leaves them (`1`: the grasp chain's
+    *over*, the last sideways alignment before the descent): the arm probes --servo-step moves along +x, -x, +y,
+    -y, keeps each that lowers the distance the cameras *observe* to the sub-goal image and undoes the others,
+    halving the step down to --servo-min-step, at most --servo-steps moves; empty: none. Near the object the
+    encoder sees a 1 cm error that the predictor barely does"""
+    servo_step: float = 0.01
+    """--servo-subgoals: the first probe length (m)"""
+    servo_min_step: float = 0.005
+    """--servo-subgoals: the search ends when the probe length halves below this (m)"""
+    servo_steps: int = 10
+    """--servo-subgoals: at most this many moves (control steps) per search"""
+    servo_method: Literal["compass", "axis"] = "compass"
+    """--servo-subgoals: `compass` (probe +x, -x, +y, -y in turn, keep a move that lowers the distance, undo one
+    that does not, halve the step when none does) or `axis` (per axis: probe both sides, move to the bottom of the
+    parabola through the three distances; 6 moves a round)"""
     precision: str = "auto"
     """the learned predictor's arithmetic while planning: `fp32`, `bf16` (about 1.5x faster per step on a CPU with
     native bfloat16; its costs rank candidates as fp32's do) or `auto` (bf16 on a GPU or a CPU with native bfloat16,
@@ -245,6 +261,11 @@ class AgentArgs:
             descent_scale=self.descent_scale(),
             no_open_subgoals=parse_subgoals(self.no_open_subgoals, "--no-open-subgoals"),
             effort_weight=self.effort_weight,
+            servo_subgoals=parse_subgoals(self.servo_subgoals, "--servo-subgoals"),
+            servo_step=self.servo_step,
+            servo_min_step=self.servo_min_step,
+            servo_steps=self.servo_steps,
+            servo_method=self.servo_method,
             patient_subgoals=parse_subgoals(self.patient_subgoals, "--patient-subgoals"),
             patient_stall_steps=self.patient_stall,
             patient_progress=self.patient_progress if self.patient_progress >= 0 else None,
@@ -323,6 +344,17 @@ class AgentArgs:
             ),
             **({"no_open_subgoals": list(config.no_open_subgoals)} if config.no_open_subgoals else {}),
             **({"effort_weight": config.effort_weight} if config.effort_weight else {}),
+            **(
+                {
+                    "servo_subgoals": list(config.servo_subgoals),
+                    "servo_step": config.servo_step,
+                    "servo_min_step": config.servo_min_step,
+                    "servo_steps": config.servo_steps,
+                    "servo_method": config.servo_method,
+                }
+                if config.servo_subgoals
+                else {}
+            ),
             **({"retry_from": config.retry_from, "retries": config.retries} if config.retry_from is not None else {}),
             **(
                 {"holding_subgoals": list(config.holding_subgoals), "empty_closedness": config.empty_closedness}
