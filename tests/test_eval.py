@@ -257,7 +257,10 @@ def test_fine_sub_goal_flags_become_the_agents_scale():
     config = args.agent_config(("exterior", "wrist"))
     assert config.fine_subgoals == (1, 2, 3) and config.fine_scale == pytest.approx(0.4)
     assert args.agent_settings(("exterior", "wrist"))["fine_subgoals"] == [1, 2, 3]
-    assert "fine_subgoals" not in EvalArgs().agent_settings(("exterior", "wrist"))  # off: not recorded
+    assert EvalArgs().agent_settings(("exterior", "wrist"))["fine_subgoals"] == [3]  # the grasp preset's
+    off = replace(EvalArgs(), fine_subgoals="", servo_subgoals="", descent_subgoals="")
+    recorded = off.agent_settings(("exterior", "wrist"))
+    assert not {"fine_subgoals", "servo_subgoals", "descent_subgoals"} & set(recorded)  # off: not recorded
     with pytest.raises(ValueError, match="--fine-xyz must be in"):
         replace(args, fine_xyz=0.1).agent_config(("exterior",))
     with pytest.raises(ValueError, match="--fine-subgoals must be"):

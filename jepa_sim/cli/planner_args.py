@@ -99,12 +99,15 @@ AGENT_PRESETS: dict[str, dict[str, Any]] = {
     "grasp": {"predictor": "two-view-hover", "bc": "two-view", "goal_chain": "grasp", "max_yaw": 0.15,
               "keep_elites": True, "advance_ratio": 0.25, "stall_steps": 2, "max_steps_per_subgoal": 10,
               "retry_from": 1, "retries": 2, "gripper_snap": 0.15, "gripper_margin": 0.05, "max_xyz": 0.04,
-              "horizon": 1, "patient_subgoals": "4,5,6", "patient_stall": 2, "patient_progress": 0.03},
+              "horizon": 1, "patient_subgoals": "4,5,6", "patient_stall": 2, "patient_progress": 0.03,
+              "servo_subgoals": "1", "descent_subgoals": "2,3", "descent_xy": 0.002, "fine_subgoals": "3",
+              "fine_xyz": 0.005},
     # V-JEPA 2-AC as published: the exterior camera, one goal image, yaw held, a continuous gripper, plain CEM
     "paper": {"predictor": "one-view", "bc": "one-view", "goal_chain": "paper", "max_yaw": 0.0,
               "keep_elites": False, "advance_ratio": 0.5, "stall_steps": 0, "max_steps_per_subgoal": 25,
               "retry_from": -1, "retries": 1, "gripper_snap": 0.0, "gripper_margin": 0.0, "max_xyz": 0.075,
-              "horizon": 2, "patient_subgoals": "", "patient_stall": 4, "patient_progress": -1.0},
+              "horizon": 2, "patient_subgoals": "", "patient_stall": 4, "patient_progress": -1.0,
+              "servo_subgoals": "", "descent_subgoals": "", "descent_xy": 0.01, "fine_subgoals": "", "fine_xyz": 0.04},
 }  # fmt: skip
 """``--agent NAME`` -> the defaults it gives the flags of `jepa-sim eval` and `deploy` (flags given on the command
 line still win). The dataclasses' own defaults are the ``grasp`` preset's."""
@@ -184,17 +187,17 @@ class AgentArgs:
     """0: the energy scores the last predicted frame of a plan (the paper); w > 0 adds w times the mean distance of
     the frames predicted on the way, so that the executed first step makes progress itself instead of passing
     wherever the last step can come back from (learned predictor only)"""
-    fine_subgoals: str = ""
-    """comma-separated sub-goals on which the arm moves in steps of at most --fine-xyz instead of --max-xyz (e.g.
-    `1,2,3`: the grasp chain's *over*, *around* and *closed*); empty: none"""
-    fine_xyz: float = 0.04
+    fine_subgoals: str = "3"
+    """comma-separated sub-goals on which the arm moves in steps of at most --fine-xyz instead of --max-xyz (`3`:
+    the grasp chain's *closed*, where the gripper closes in place); empty: none"""
+    fine_xyz: float = 0.005
     """--fine-subgoals: their per-step translation bound (m), at most --max-xyz"""
-    descent_subgoals: str = ""
+    descent_subgoals: str = "2,3"
     """comma-separated sub-goals reached straight down and closed in place (`2,3`: the grasp chain's *around* and
     *closed*, below *over*, where the last sideways alignment happens): on them the arm's horizontal steps are at
-    most --descent-xy, its vertical ones --max-xyz; empty: none. Measured (50 trials, `2,3`, 1 cm): grasp cup 41
-    against 41, pick-and-place cup 36 against 34 (README, *Success in sim*)"""
-    descent_xy: float = 0.01
+    most --descent-xy, its vertical ones --max-xyz; empty: none. At 1 cm (tenth session) it changed nothing
+    measurable; at 2 mm with --servo-subgoals 1 it is part of the shipped agent (README, *Success in sim*)"""
+    descent_xy: float = 0.002
     """--descent-subgoals: their per-step horizontal translation bound (m), at most --max-xyz"""
     effort_weight: float = 0.0
     """0: off (the paper); w > 0: add w times the length (m) of each planned translation to the energy, so that a
@@ -217,7 +220,7 @@ class AgentArgs:
     """--patient-subgoals: the new low (a fraction of the lowest distance so far) that counts as progress on them;
     -1: the same 10% as elsewhere. Carrying the cup 4 cm closes its distance 5-10% per step, so a 10% new low
     every two steps left *carried* half-way and the cup was let go off target"""
-    servo_subgoals: str = ""
+    servo_subgoals: str = "1"
     """comma-separated sub-goals refined by visual servoing before the agent leaves them (`1`: the grasp chain's
     *over*, the last sideways alignment before the descent): the arm probes --servo-step moves along +x, -x, +y,
     -y, keeps each that lowers the distance the cameras *observe* to the sub-goal image and undoes the others,

@@ -1,0 +1,22 @@
+#!/bin/bash
+# Eleventh session (2026-12-07): visual servoing at *over* (agents/servo.py) with a straight descent and a close in
+# place, against the shipped agent of table50_2026-12-01c (seeds 1000-1049) and, on fresh seeds 1050-1099, against
+# session10_2026-12-02's 100-seed runs. One thread per evaluation, two sharing the 2 cores. pairs.md: seed by seed.
+# The last setting (C1) is the grasp preset's default since this session: plain `jepa-sim eval` runs it.
+export OMP_NUM_THREADS=1 MUJOCO_GL=egl
+E=".venv/bin/jepa-sim eval --methods mpc --device cpu --trials 50"
+# (the runs below gave the C1 flags explicitly; they are the defaults now)
+G="--tasks grasp --objects cup"
+# with the tenth session's defaults (no descent, no fine close):
+#   $E $G --servo-subgoals 1 --out runs/s17/sv1_grasp_cup
+#   $E $G --servo-subgoals 1 --descent-subgoals 2,3 --descent-xy 0.01 --out runs/s17/sv1d_grasp_cup
+#   $E $G --servo-subgoals 1 --servo-method axis --servo-min-step 0.01 --servo-steps 6 \
+#       --descent-subgoals 2,3 --descent-xy 0.002 --fine-subgoals 3 --fine-xyz 0.005 --out runs/s17/c2_grasp_cup
+# C1 = --servo-subgoals 1 --descent-subgoals 2,3 --descent-xy 0.002 --fine-subgoals 3 --fine-xyz 0.005 (now the default)
+$E $G --out runs/s17/c1_grasp_cup
+$E $G --seed 1050 --out runs/s17/c1_grasp_cup_b
+$E --tasks grasp --objects box --out runs/s17/c1_grasp_box
+$E --tasks pick_and_place --objects cup --out runs/s17/c1_pnp_cup
+$E --tasks pick_and_place --objects cup --seed 1050 --out runs/s17/c1_pnp_cup_b
+$E --tasks pick_and_place --objects box --out runs/s17/c1_pnp_box
+$E --tasks pick_and_place --objects box --seed 1050 --out runs/s17/new_pnp_box_b
