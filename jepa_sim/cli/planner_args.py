@@ -320,7 +320,8 @@ class AgentArgs:
         gripper = f"snapped at {self.gripper_snap:g}" if self.gripper_snap else "continuous"
         if self.gripper_margin:
             gripper += f", changed only when it lowers the energy by {self.gripper_margin:.0%}"
-        return f"next sub-goal {', '.join(rule)}; gripper {gripper}"
+        servo = f"; visual servoing on {self.servo_subgoals}" if self.servo_subgoals.strip() else ""
+        return f"next sub-goal {', '.join(rule)}; gripper {gripper}{servo}"
 
     def agent_settings(self, views: tuple[str, ...]) -> dict[str, object]:
         """The agent's settings as an evaluation's results.json records them."""
