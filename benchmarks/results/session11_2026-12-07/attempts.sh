@@ -20,3 +20,13 @@ $E --tasks pick_and_place --objects cup --out runs/s17/c1_pnp_cup
 $E --tasks pick_and_place --objects cup --seed 1050 --out runs/s17/c1_pnp_cup_b
 $E --tasks pick_and_place --objects box --out runs/s17/c1_pnp_box
 $E --tasks pick_and_place --objects box --seed 1050 --out runs/s17/new_pnp_box_b
+# Tried on top of the new default, not adopted (pick-and-place, seeds 1000-1049):
+$E --tasks pick_and_place --objects cup --servo-subgoals 1,5 --descent-subgoals 2,3,6 --out runs/s17/e1_pnp_cup
+$E --tasks pick_and_place --objects box --servo-subgoals 1,5 --descent-subgoals 2,3,6 --out runs/s17/e1_pnp_box
+$E --tasks pick_and_place --objects cup --descent-subgoals 2,3,6 --out runs/s17/e3_pnp_cup
+$E --tasks pick_and_place --objects box --descent-subgoals 2,3,6 --out runs/s17/e3_pnp_box
+$E --tasks pick_and_place --objects cup --descent-subgoals 2,3,6 --fine-subgoals 3,6 --fine-xyz 0.015 --out runs/s17/e4_pnp_cup
+# Where the grasp is decided: the offset at the first close, seeds 1000-1029 (close_offsets_*.txt)
+.venv/bin/python benchmarks/close_offsets.py --object cup --seeds 1000-1029 --servo-subgoals "" --descent-subgoals "" \
+    --fine-subgoals ""                                                  # the ninth session's agent
+.venv/bin/python benchmarks/close_offsets.py --object cup --seeds 1000-1029   # the default
