@@ -202,7 +202,7 @@ class MPCAgent:
         return action
 
     def _plan(self, z: Latents, state: torch.Tensor) -> Plan:
-        scored = self.model.energy(z, state, self._goal(self.subgoal), self.weights)
+        scored = self.model.energy(z, state, self._goal(self.subgoal), self.config.weights_on(self.subgoal))
         snap_scored = self.config.gripper_snap is not None and self.model.actions_are_commands
         shaped, effort = self._shaped, self.config.effort_weight
 
@@ -249,7 +249,7 @@ class MPCAgent:
 
     def distance(self, z: Latents, index: int) -> float:
         """The energy's distance of the encoded frames ``z`` to goal ``index``."""
-        return float(weighted_distance(z, self._goal(index), self.weights))
+        return float(weighted_distance(z, self._goal(index), self.config.weights_on(index)))
 
     def _may_retry(self) -> bool:
         cfg = self.config

@@ -136,6 +136,11 @@ class MPCConfig:
     servo_method: str = "compass"
     """``servo_subgoals``: ``compass`` (:class:`agents.servo.CompassSearch`: probe, keep or undo) or ``axis``
     (:class:`agents.servo.AxisSearch`: per axis, probe both sides and move to the parabola's bottom)"""
+    exterior_subgoals: tuple[int, ...] = ()
+    """sub-goals whose energy compares the exterior view alone (with two views; the others keep
+    ``view_weights``): where the wrist camera's view of a held object hardly changes with where the arm is (carrying
+    and setting it down: the grasp chain's *carried* and *lowered*, 5 and 6), its term is noise in the distance to the
+    target"""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -200,6 +205,10 @@ class MPCConfig:
                              f"{self.servo_min_step}, {self.servo_step}, {self.servo_steps}, "
                              f"{self.servo_method!r}")  # fmt: skip
 
+        if self.exterior_subgoals and (EXTERIOR not in self.views or any(i < 0 for i in self.exterior_subgoals)):
+            raise ValueError(f"exterior_subgoals need the exterior view and sub-goals >= 0, got views {self.views}, "
+                             f"{self.exterior_subgoals}")  # fmt: skip
+
     def stall_steps_on(self, subgoal: int) -> int:
         """The stall rule's steps on sub-goal ``subgoal`` (``stall_steps``, or ``patient_stall_steps`` on the
         patient sub-goals)."""
@@ -219,6 +228,13 @@ class MPCConfig:
         g = out[..., 6]
         out[..., 6] = torch.where(g.abs() >= self.gripper_snap, torch.sign(g), torch.zeros_like(g))
         return out
+
+    def weights_on(self, subgoal: int) -> dict[str, float]:
+        """The energy's view weights on sub-goal ``subgoal`` (:attr:`weights`, or the exterior view alone on the
+        ``exterior_subgoals``)."""
+        if subgoal in self.exterior_subgoals:
+            return {view: float(view == EXTERIOR) for view in self.views}
+        return self.weights
 
     @property
     def weights(self) -> dict[str, float]:

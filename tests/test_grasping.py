@@ -456,3 +456,11 @@ def test_the_close_is_left_as_soon_as_the_fingers_stop_on_the_object(encoder):
     assert run(MPCConfig(advance_ratio=0.5, stall_steps=2), [0.0, 0.0, 0.26, 0.26]) == [0, 1, 1, 1]  # off
     with pytest.raises(ValueError, match="stopped_closedness < empty_closedness"):
         MPCConfig(close_subgoal=3, stopped_closedness=0.95)
+
+
+def test_exterior_sub_goals_compare_the_exterior_view_alone():
+    config = MPCConfig(views=("exterior", "wrist"), view_weights=(1.0, 3.0), exterior_subgoals=(5, 6))
+    assert config.weights_on(5) == {"exterior": 1.0, "wrist": 0.0} == config.weights_on(6)
+    assert config.weights_on(4) == pytest.approx({"exterior": 0.25, "wrist": 0.75})
+    with pytest.raises(ValueError, match="exterior_subgoals need the exterior view"):
+        MPCConfig(views=("wrist",), exterior_subgoals=(5,))

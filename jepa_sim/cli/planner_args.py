@@ -236,6 +236,9 @@ class AgentArgs:
     """--servo-subgoals: `compass` (probe +x, -x, +y, -y in turn, keep a move that lowers the distance, undo one
     that does not, halve the step when none does) or `axis` (per axis: probe both sides, move to the bottom of the
     parabola through the three distances; 6 moves a round)"""
+    exterior_subgoals: str = ""
+    """comma-separated sub-goals whose energy compares the exterior view alone (`5,6`: the grasp chain's *carried*
+    and *lowered*, where the wrist camera sees the held object the same wherever the arm is); empty: none"""
     precision: str = "auto"
     """the learned predictor's arithmetic while planning: `fp32`, `bf16` (about 1.5x faster per step on a CPU with
     native bfloat16; its costs rank candidates as fp32's do) or `auto` (bf16 on a GPU or a CPU with native bfloat16,
@@ -269,6 +272,7 @@ class AgentArgs:
             servo_min_step=self.servo_min_step,
             servo_steps=self.servo_steps,
             servo_method=self.servo_method,
+            exterior_subgoals=parse_subgoals(self.exterior_subgoals, "--exterior-subgoals"),
             patient_subgoals=parse_subgoals(self.patient_subgoals, "--patient-subgoals"),
             patient_stall_steps=self.patient_stall,
             patient_progress=self.patient_progress if self.patient_progress >= 0 else None,
@@ -348,6 +352,7 @@ class AgentArgs:
             ),
             **({"no_open_subgoals": list(config.no_open_subgoals)} if config.no_open_subgoals else {}),
             **({"effort_weight": config.effort_weight} if config.effort_weight else {}),
+            **({"exterior_subgoals": list(config.exterior_subgoals)} if config.exterior_subgoals else {}),
             **(
                 {
                     "servo_subgoals": list(config.servo_subgoals),
