@@ -30,3 +30,4 @@ $E --tasks pick_and_place --objects cup --descent-subgoals 2,3,6 --fine-subgoals
 .venv/bin/python benchmarks/close_offsets.py --object cup --seeds 1000-1029 --servo-subgoals "" --descent-subgoals "" \
     --fine-subgoals ""                                                  # the ninth session's agent
 .venv/bin/python benchmarks/close_offsets.py --object cup --seeds 1000-1029   # the default
+$E --tasks grasp --objects box --seed 1050 --out runs/s17/new_grasp_box_b
