@@ -431,7 +431,8 @@ def test_deploy_in_the_simulator_observes_and_records_the_wrist_view_of_a_two_vi
     for expected in ("agent: next sub-goal below 0.25 x its start, after 2 steps without progress "
                      "(2, 3% new lows on 4,5,6), after 10 steps, "
                      "back to sub-goal 1 when the last stalls (2x at most); gripper snapped at 0.15, changed only "
-                     "when it lowers the energy by 5%; visual servoing on 1; predictor arithmetic fp32",
+                     "when it lowers the energy by 5%; visual servoing on 1; the exterior view alone on 5,6; "
+                         "predictor arithmetic fp32",
                      "wrist camera: driver (observed); the predictor observes exterior, wrist",
                      "camera frame: (64, 64, 3) uint8", "wrist frame: (64, 64, 3) uint8",
                      "wrist goal images: 1 x (64, 64, 3)", "recorded 2 steps", "done: 2 steps sent"):  # fmt: skip

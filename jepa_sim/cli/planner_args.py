@@ -101,13 +101,14 @@ AGENT_PRESETS: dict[str, dict[str, Any]] = {
               "retry_from": 1, "retries": 2, "gripper_snap": 0.15, "gripper_margin": 0.05, "max_xyz": 0.04,
               "horizon": 1, "patient_subgoals": "4,5,6", "patient_stall": 2, "patient_progress": 0.03,
               "servo_subgoals": "1", "descent_subgoals": "2,3", "descent_xy": 0.002, "fine_subgoals": "3",
-              "fine_xyz": 0.005},
+              "fine_xyz": 0.005, "exterior_subgoals": "5,6"},
     # V-JEPA 2-AC as published: the exterior camera, one goal image, yaw held, a continuous gripper, plain CEM
     "paper": {"predictor": "one-view", "bc": "one-view", "goal_chain": "paper", "max_yaw": 0.0,
               "keep_elites": False, "advance_ratio": 0.5, "stall_steps": 0, "max_steps_per_subgoal": 25,
               "retry_from": -1, "retries": 1, "gripper_snap": 0.0, "gripper_margin": 0.0, "max_xyz": 0.075,
               "horizon": 2, "patient_subgoals": "", "patient_stall": 4, "patient_progress": -1.0,
-              "servo_subgoals": "", "descent_subgoals": "", "descent_xy": 0.01, "fine_subgoals": "", "fine_xyz": 0.04},
+              "servo_subgoals": "", "descent_subgoals": "", "descent_xy": 0.01, "fine_subgoals": "", "fine_xyz": 0.04,
+              "exterior_subgoals": ""},
 }  # fmt: skip
 """``--agent NAME`` -> the defaults it gives the flags of `jepa-sim eval` and `deploy` (flags given on the command
 line still win). The dataclasses' own defaults are the ``grasp`` preset's."""
@@ -236,9 +237,10 @@ class AgentArgs:
     """--servo-subgoals: `compass` (probe +x, -x, +y, -y in turn, keep a move that lowers the distance, undo one
     that does not, halve the step when none does) or `axis` (per axis: probe both sides, move to the bottom of the
     parabola through the three distances; 6 moves a round)"""
-    exterior_subgoals: str = ""
+    exterior_subgoals: str = "5,6"
     """comma-separated sub-goals whose energy compares the exterior view alone (`5,6`: the grasp chain's *carried*
-    and *lowered*, where the wrist camera sees the held object the same wherever the arm is); empty: none"""
+    and *lowered*, where the wrist camera sees the held object the same wherever the arm is, so its term is noise
+    in the distance to where the object must go); empty: none (every sub-goal uses --view-weights)"""
     precision: str = "auto"
     """the learned predictor's arithmetic while planning: `fp32`, `bf16` (about 1.5x faster per step on a CPU with
     native bfloat16; its costs rank candidates as fp32's do) or `auto` (bf16 on a GPU or a CPU with native bfloat16,
@@ -325,6 +327,8 @@ class AgentArgs:
         if self.gripper_margin:
             gripper += f", changed only when it lowers the energy by {self.gripper_margin:.0%}"
         servo = f"; visual servoing on {self.servo_subgoals}" if self.servo_subgoals.strip() else ""
+        if self.exterior_subgoals.strip():
+            servo += f"; the exterior view alone on {self.exterior_subgoals}"
         return f"next sub-goal {', '.join(rule)}; gripper {gripper}{servo}"
 
     def agent_settings(self, views: tuple[str, ...]) -> dict[str, object]:

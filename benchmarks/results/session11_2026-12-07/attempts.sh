@@ -2,7 +2,7 @@
 # Eleventh session (2026-12-07): visual servoing at *over* (agents/servo.py) with a straight descent and a close in
 # place, against the shipped agent of table50_2026-12-01c (seeds 1000-1049) and, on fresh seeds 1050-1099, against
 # session10_2026-12-02's 100-seed runs. One thread per evaluation, two sharing the 2 cores. pairs.md: seed by seed.
-# The last setting (C1) is the grasp preset's default since this session: plain `jepa-sim eval` runs it.
+# C1 and then --exterior-subgoals 5,6 (E5, at the end) became the grasp preset's defaults this session.
 export OMP_NUM_THREADS=1 MUJOCO_GL=egl
 E=".venv/bin/jepa-sim eval --methods mpc --device cpu --trials 50"
 # (the runs below gave the C1 flags explicitly; they are the defaults now)
@@ -31,3 +31,8 @@ $E --tasks pick_and_place --objects cup --descent-subgoals 2,3,6 --fine-subgoals
     --fine-subgoals ""                                                  # the ninth session's agent
 .venv/bin/python benchmarks/close_offsets.py --object cup --seeds 1000-1029   # the default
 $E --tasks grasp --objects box --seed 1050 --out runs/s17/new_grasp_box_b
+# The exterior view alone on carried and lowered (adopted: the grasp preset's default since; seeds 1000-1049 and 1050-1099)
+$E --tasks pick_and_place --objects cup --exterior-subgoals 5,6 --out runs/s17/e5_pnp_cup
+$E --tasks pick_and_place --objects box --exterior-subgoals 5,6 --out runs/s17/e5_pnp_box
+$E --tasks pick_and_place --objects cup --exterior-subgoals 5,6 --seed 1050 --out runs/s17/e5_pnp_cup_b
+$E --tasks pick_and_place --objects box --exterior-subgoals 5,6 --seed 1050 --out runs/s17/e5_pnp_box_b
