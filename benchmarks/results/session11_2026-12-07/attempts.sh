@@ -5,7 +5,8 @@
 # C1 and then --exterior-subgoals 5,6 (E5, at the end) became the grasp preset's defaults this session.
 export OMP_NUM_THREADS=1 MUJOCO_GL=egl
 E=".venv/bin/jepa-sim eval --methods mpc --device cpu --trials 50"
-# (the runs below gave the C1 flags explicitly; they are the defaults now)
+# (the runs below gave the C1 flags explicitly; they are defaults now, and --exterior-subgoals '' undoes the last
+# default, which the pick-and-place runs before E5 did not have)
 G="--tasks grasp --objects cup"
 # with the tenth session's defaults (no descent, no fine close):
 #   $E $G --servo-subgoals 1 --out runs/s17/sv1_grasp_cup
@@ -16,16 +17,16 @@ G="--tasks grasp --objects cup"
 $E $G --out runs/s17/c1_grasp_cup
 $E $G --seed 1050 --out runs/s17/c1_grasp_cup_b
 $E --tasks grasp --objects box --out runs/s17/c1_grasp_box
-$E --tasks pick_and_place --objects cup --out runs/s17/c1_pnp_cup
-$E --tasks pick_and_place --objects cup --seed 1050 --out runs/s17/c1_pnp_cup_b
-$E --tasks pick_and_place --objects box --out runs/s17/c1_pnp_box
-$E --tasks pick_and_place --objects box --seed 1050 --out runs/s17/new_pnp_box_b
+$E --tasks pick_and_place --exterior-subgoals '' --objects cup --out runs/s17/c1_pnp_cup
+$E --tasks pick_and_place --exterior-subgoals '' --objects cup --seed 1050 --out runs/s17/c1_pnp_cup_b
+$E --tasks pick_and_place --exterior-subgoals '' --objects box --out runs/s17/c1_pnp_box
+$E --tasks pick_and_place --exterior-subgoals '' --objects box --seed 1050 --out runs/s17/new_pnp_box_b
 # Tried on top of the new default, not adopted (pick-and-place, seeds 1000-1049):
-$E --tasks pick_and_place --objects cup --servo-subgoals 1,5 --descent-subgoals 2,3,6 --out runs/s17/e1_pnp_cup
-$E --tasks pick_and_place --objects box --servo-subgoals 1,5 --descent-subgoals 2,3,6 --out runs/s17/e1_pnp_box
-$E --tasks pick_and_place --objects cup --descent-subgoals 2,3,6 --out runs/s17/e3_pnp_cup
-$E --tasks pick_and_place --objects box --descent-subgoals 2,3,6 --out runs/s17/e3_pnp_box
-$E --tasks pick_and_place --objects cup --descent-subgoals 2,3,6 --fine-subgoals 3,6 --fine-xyz 0.015 --out runs/s17/e4_pnp_cup
+$E --tasks pick_and_place --exterior-subgoals '' --objects cup --servo-subgoals 1,5 --descent-subgoals 2,3,6 --out runs/s17/e1_pnp_cup
+$E --tasks pick_and_place --exterior-subgoals '' --objects box --servo-subgoals 1,5 --descent-subgoals 2,3,6 --out runs/s17/e1_pnp_box
+$E --tasks pick_and_place --exterior-subgoals '' --objects cup --descent-subgoals 2,3,6 --out runs/s17/e3_pnp_cup
+$E --tasks pick_and_place --exterior-subgoals '' --objects box --descent-subgoals 2,3,6 --out runs/s17/e3_pnp_box
+$E --tasks pick_and_place --exterior-subgoals '' --objects cup --descent-subgoals 2,3,6 --fine-subgoals 3,6 --fine-xyz 0.015 --out runs/s17/e4_pnp_cup
 # Where the grasp is decided: the offset at the first close, seeds 1000-1029 (close_offsets_*.txt)
 .venv/bin/python benchmarks/close_offsets.py --object cup --seeds 1000-1029 --servo-subgoals "" --descent-subgoals "" \
     --fine-subgoals ""                                                  # the ninth session's agent
