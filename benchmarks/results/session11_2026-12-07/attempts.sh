@@ -37,3 +37,4 @@ $E --tasks pick_and_place --objects cup --exterior-subgoals 5,6 --out runs/s17/e
 $E --tasks pick_and_place --objects box --exterior-subgoals 5,6 --out runs/s17/e5_pnp_box
 $E --tasks pick_and_place --objects cup --exterior-subgoals 5,6 --seed 1050 --out runs/s17/e5_pnp_cup_b
 $E --tasks pick_and_place --objects box --exterior-subgoals 5,6 --seed 1050 --out runs/s17/e5_pnp_box_b
+$E --tasks pick_and_place --objects cup --exterior-subgoals 5,6 --seed 1100 --out runs/s17/e5_pnp_cup_c   # a third set of seeds
