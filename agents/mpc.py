@@ -110,7 +110,6 @@ class MPCAgent:
                 f"observes only {self.config.views}: plan with --views {','.join(model.views)}"
             )
         self.encoder, self.model, self.planner = encoder, model, planner
-        self.weights = self.config.weights
         self.device = model.device
         self.goals: Latents | None = None
         self.log: list[StepLog] = []

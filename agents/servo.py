@@ -30,26 +30,44 @@ DIRECTIONS: tuple[tuple[float, float, float], ...] = ((1, 0, 0), (-1, 0, 0), (0,
 """the probe directions in order: horizontal only (the height comes from the sub-goal's own descent)"""
 
 
-class CompassSearch:
-    """One search: ``next(distance)`` after every move (the distance observed at the pose it led to) returns the
-    next translation (3,) in metres, or None when the search is over and the arm is at the best pose seen."""
+class _Search:
+    """What both searches share: their bounds, the moves made, where they have moved the arm, and whether they are
+    over. ``least``: the fewest moves a search needs to make sense."""
+
+    least = 2
 
     def __init__(self, start_distance: float, step: float, min_step: float, max_steps: int) -> None:
-        _checked(start_distance, step, min_step, max_steps, 2)  # a probe and its undo
+        if not 0.0 < min_step <= step:
+            raise ValueError(f"need 0 < min_step <= step, got {min_step}, {step}")
+        if max_steps < self.least:
+            raise ValueError(f"max_steps must be >= {self.least}, got {max_steps}")
+        if not np.isfinite(start_distance):
+            raise ValueError(f"the start distance must be finite, got {start_distance}")
         self.best = float(start_distance)
+        """the distance observed at the pose the search has settled on (the compass search: the lowest seen)"""
         self.step, self.min_step, self.max_steps = step, min_step, max_steps
         self.moves = 0
         """moves returned so far"""
         self.offset = np.zeros(3)
-        """the best pose seen, relative to the start (m)"""
-        self._direction = 0
-        self._failures = 0  # directions tried without a gain at this step size
-        self._pending: NDArray[np.float64] | None = None  # the probe made by the last move
+        """the pose the search has settled on, relative to the start (m)"""
         self._finished = False
 
     @property
     def done(self) -> bool:
         return self._finished
+
+
+class CompassSearch(_Search):
+    """One search: ``next(distance)`` after every move (the distance observed at the pose it led to) returns the
+    next translation (3,) in metres, or None when the search is over and the arm is at the best pose seen."""
+
+    least = 2  # a probe and its undo
+
+    def __init__(self, start_distance: float, step: float, min_step: float, max_steps: int) -> None:
+        super().__init__(start_distance, step, min_step, max_steps)
+        self._direction = 0
+        self._failures = 0  # directions tried without a gain at this step size
+        self._pending: NDArray[np.float64] | None = None  # the probe made by the last move
 
     def next(self, distance: float) -> NDArray[np.float64] | None:
         """The next move after observing ``distance`` at the pose the last move led to (None: the search is over)."""
@@ -81,34 +99,16 @@ class CompassSearch:
         return undo + probe
 
 
-def _checked(start_distance: float, step: float, min_step: float, max_steps: int, least: int) -> None:
-    if not 0.0 < min_step <= step:
-        raise ValueError(f"need 0 < min_step <= step, got {min_step}, {step}")
-    if max_steps < least:
-        raise ValueError(f"max_steps must be >= {least}, got {max_steps}")
-    if not np.isfinite(start_distance):
-        raise ValueError(f"the start distance must be finite, got {start_distance}")
-
-
-class AxisSearch:
+class AxisSearch(_Search):
     """The same interface as :class:`CompassSearch`: ``next(distance)`` after every move returns the next move (3,)
     or None when the search is over. Per axis: probe ``+s``, probe ``-s``, move to the parabola's bottom."""
 
+    least = 3  # one axis: two probes and the move to the bottom
+
     def __init__(self, start_distance: float, step: float, min_step: float, max_steps: int) -> None:
-        _checked(start_distance, step, min_step, max_steps, 3)
-        self.best = float(start_distance)
-        """the distance observed at the pose the search settled on last (after an axis' parabola move)"""
-        self.step, self.min_step, self.max_steps = step, min_step, max_steps
-        self.moves = 0
-        self.offset = np.zeros(3)
-        """where the search has moved the arm, relative to the start (m)"""
+        super().__init__(start_distance, step, min_step, max_steps)
         self._search = self._run()
         self._started = False
-        self._finished = False
-
-    @property
-    def done(self) -> bool:
-        return self._finished
 
     def next(self, distance: float) -> NDArray[np.float64] | None:
         if self._finished:

@@ -3,8 +3,8 @@ the best pose it saw within its move budget, and the MPC agent runs it on its se
 
 import numpy as np
 import pytest
-import torch
 from test_encoders import tiny_vjepa2
+from test_grasping import _ConstantModel
 
 from agents.mpc import MPCAgent, MPCConfig
 from agents.servo import AxisSearch, CompassSearch
@@ -68,15 +68,6 @@ def test_a_nan_distance_counts_as_no_gain():
     second = cs.next(float("nan"))
     assert second is not None
     np.testing.assert_allclose(second, -2 * first)  # undone, and the opposite direction probed in the same move
-
-
-class _ConstantModel:
-    views = ("exterior",)
-    device = torch.device("cpu")
-    actions_are_commands = False
-
-    def energy(self, z, state, goal, weights):
-        return lambda a: torch.ones(len(a))
 
 
 @pytest.mark.parametrize("method", ["compass", "axis"])

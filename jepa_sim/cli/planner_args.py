@@ -326,10 +326,10 @@ class AgentArgs:
         gripper = f"snapped at {self.gripper_snap:g}" if self.gripper_snap else "continuous"
         if self.gripper_margin:
             gripper += f", changed only when it lowers the energy by {self.gripper_margin:.0%}"
-        servo = f"; visual servoing on {self.servo_subgoals}" if self.servo_subgoals.strip() else ""
+        extras = f"; visual servoing on {self.servo_subgoals}" if self.servo_subgoals.strip() else ""
         if self.exterior_subgoals.strip():
-            servo += f"; the exterior view alone on {self.exterior_subgoals}"
-        return f"next sub-goal {', '.join(rule)}; gripper {gripper}{servo}"
+            extras += f"; the exterior view alone on {self.exterior_subgoals}"
+        return f"next sub-goal {', '.join(rule)}; gripper {gripper}{extras}"
 
     def agent_settings(self, views: tuple[str, ...]) -> dict[str, object]:
         """The agent's settings as an evaluation's results.json records them."""
