@@ -24,7 +24,9 @@ that closed beside the object lifts an empty gripper: the wrist view never shows
 then takes up sub-goal ``retry_from`` again (just over the object, gripper open) and goes through the chain once
 more, at most ``retries`` times per episode. With ``holding_subgoals`` it also goes back as soon as the robot's
 gripper closes all the way on a sub-goal that should hold the object (the fingers met nothing between them).
-With ``close_subgoal`` it leaves the close as soon as the fingers are measured stopped by the object.
+With ``close_subgoal`` it leaves the close as soon as the fingers are measured stopped by the object, and with
+``set_down_subgoal`` the setting down as soon as the arm is measured stopped on its way down (the object is on the
+table).
 
 What is scored and executed on a sub-goal can be shaped (:meth:`MPCAgent._shaped`): shorter steps
 (``fine_subgoals``), straight descents (``descent_subgoals``), no opening while the object should be held
@@ -147,6 +149,7 @@ class MPCAgent:
         self.previous: Plan | None = None
         self.servo: CompassSearch | AxisSearch | None = None
         self.servoed: set[int] = set()
+        self.descent: tuple[float, float] | None = None  # the last step's tool height and commanded height change
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.log = []
 
@@ -177,13 +180,17 @@ class MPCAgent:
         tokens = self._encode(np.stack(list(views.values())))  # every view in one batch
         z = dict(zip(views, tokens, strict=True))
         # during a servo search the sub-goal rules wait: the search decides when the sub-goal is left
-        distance = self._advance(z, float(state_t[6])) if self.servo is None else self.distance(z, self.subgoal)
+        if self.servo is None:
+            distance = self._advance(z, float(state_t[6]), self._stopped_descending(float(state_t[2])))
+        else:
+            distance = self.distance(z, self.subgoal)
         if self.servo is not None:
             move = self.servo.next(distance)
             if move is not None:
                 action = np.zeros(7)
                 action[:3] = move
                 self.log.append(StepLog(action, distance, distance, self.subgoal, time.perf_counter() - start))
+                self.descent = (float(state_t[2]), float(action[2]))
                 return action
             self.servo = None
             self._next_subgoal(z)
@@ -198,7 +205,17 @@ class MPCAgent:
         self.previous = plan
         action = self.config.snap(self._shaped(plan.actions[0])).double().cpu().numpy()
         self.log.append(StepLog(action, plan.cost, distance, self.subgoal, time.perf_counter() - start))
+        self.descent = (float(state_t[2]), float(action[2]))
         return action
+
+    def _stopped_descending(self, height: float) -> bool:
+        """The arm was commanded at least ``set_down_drop`` down last step and went less than ``set_down_fraction``
+        of it (measured tool ``height`` now against then)."""
+        if self.descent is None:
+            return False
+        before, commanded = self.descent
+        cfg = self.config
+        return commanded <= -cfg.set_down_drop and before - height < cfg.set_down_fraction * -commanded
 
     def _plan(self, z: Latents, state: torch.Tensor) -> Plan:
         scored = self.model.energy(z, state, self._goal(self.subgoal), self.config.weights_on(self.subgoal))
@@ -254,9 +271,10 @@ class MPCAgent:
         cfg = self.config
         return cfg.retry_from is not None and cfg.retry_from < self.subgoal and self.retried < cfg.retries
 
-    def _advance(self, z: Latents, closedness: float = 0.0) -> float:
+    def _advance(self, z: Latents, closedness: float = 0.0, stopped: bool = False) -> float:
         """Move on to the next sub-goal (or back) when the rules of the module docstring say so; ``closedness``:
-        the gripper's as measured now. Returns the distance of ``z`` to the (possibly new) current goal."""
+        the gripper's as measured now; ``stopped``: the arm was measured stopped on its way down last step.
+        Returns the distance of ``z`` to the (possibly new) current goal."""
         self.history.append(self.distance(z, self.subgoal))
         cfg = self.config
         last = self.subgoal == self.num_goals - 1
@@ -266,12 +284,16 @@ class MPCAgent:
             last and h[-1] >= cfg.advance_ratio * h[0] and stalled(h, cfg, self.subgoal, quick=True)
         )
         grasp_made = self.subgoal == cfg.close_subgoal and cfg.stopped_closedness <= closedness < cfg.empty_closedness
+        set_down = self.subgoal == cfg.set_down_subgoal and stopped
         if (empty or gave_up) and self._may_retry():
             self.retried += 1
             self.servoed.clear()  # the chain is walked again: so is its servoing
             self._next_subgoal(z, cfg.retry_from)
         elif not last and (
-            grasp_made or arrived(h, cfg, self.subgoal) or self.steps_on_subgoal >= cfg.max_steps_per_subgoal
+            grasp_made
+            or set_down
+            or arrived(h, cfg, self.subgoal)
+            or self.steps_on_subgoal >= cfg.max_steps_per_subgoal
         ):
             if self.subgoal in cfg.servo_subgoals and self.subgoal not in self.servoed:  # refine it first (act)
                 self.servoed.add(self.subgoal)

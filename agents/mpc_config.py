@@ -71,6 +71,18 @@ class MPCConfig:
     seed 1030 one 1.6 cm step along the fingers' closing axis squeezed the cup out of the grasp. None = off"""
     stopped_closedness: float = 0.1
     """``close_subgoal``: the measured closedness at or above which the fingers have closed on something"""
+    set_down_subgoal: int | None = None
+    """the sub-goal whose image shows the held object set down on its target (the grasp chain's *lowered*, 6): the
+    agent moves on from it (to *placed*: let go) as soon as the robot measures its arm stopped on the way down, the
+    object on the table: the last step commanded at least ``set_down_drop`` down and the tool went less than
+    ``set_down_fraction`` of it. The distance to *lowered* still falls while the fingers slide down a cup standing on
+    the table, and pressing on squeezed it out of the grasp (pick-and-place cup seeds 1002, 1010 with
+    ``precise_subgoals`` 5: set down 2.5 and 4.3 cm from the target, then knocked 15 cm away). Like
+    ``close_subgoal`` this reads the robot's own measured pose; the energy stays visual. None = off"""
+    set_down_drop: float = 0.01
+    """``set_down_subgoal``: the least commanded descent (m) whose shortfall counts"""
+    set_down_fraction: float = 0.6
+    """``set_down_subgoal``: the arm is stopped when it went less than this fraction of the commanded descent"""
     gripper_margin: float = 0.0
     """a planned gripper change is executed only when it earns its place: when the best plan with its gripper
     changes removed costs more than ``(1 + gripper_margin)`` times the best plan's cost. Where the energy barely
@@ -121,6 +133,15 @@ class MPCConfig:
     large latent distance a few percent per step (carrying the cup 4 cm toward its target: 0.377 -> 0.343, 9%), so
     a 10% new low every two steps leaves it half-way, while a smaller one still leaves it as soon as the distance
     stops falling"""
+    precise_subgoals: tuple[int, ...] = ()
+    """sub-goals that the ratio rule leaves only below ``precise_ratio`` times their start (else by the stall rule,
+    once the distance stops falling, or the step limit). Carrying with the exterior view alone, the distance to
+    *carried* falls below 0.25 of its start with the held cup still 5-11 cm off its target (the arm already
+    matches the image; the cup, a few pixels, not yet), and the cup went down and was let go there; it goes on
+    falling while the cup comes over its target (pick-and-place cup seed 1001: 11.3 cm off at 0.162, 2.3 cm at
+    0.075)"""
+    precise_ratio: float = 0.1
+    """the ratio rule's fraction on ``precise_subgoals`` (0: never by the ratio)"""
     servo_subgoals: tuple[int, ...] = ()
     """sub-goals the agent does not leave as soon as the advance rule says it has got there: it first refines its
     horizontal position there by visual servoing (:class:`agents.servo.CompassSearch`): moves of ``servo_step``
@@ -168,6 +189,11 @@ class MPCConfig:
         if not 0.0 < self.stopped_closedness < self.empty_closedness <= 1.0:
             raise ValueError(f"need 0 < stopped_closedness < empty_closedness <= 1, got {self.stopped_closedness}, "
                              f"{self.empty_closedness}")  # fmt: skip
+        if self.set_down_subgoal is not None and (
+            self.set_down_subgoal < 0 or self.set_down_drop <= 0 or not 0.0 < self.set_down_fraction < 1.0
+        ):
+            raise ValueError(f"need set_down_subgoal >= 0, set_down_drop > 0 and 0 < set_down_fraction < 1, got "
+                             f"{self.set_down_subgoal}, {self.set_down_drop}, {self.set_down_fraction}")  # fmt: skip
         if self.close_subgoal is not None and self.close_subgoal < 0:
             raise ValueError(f"close_subgoal must be a sub-goal >= 0 or None, got {self.close_subgoal}")
         if not 0.0 <= self.gripper_margin < 10.0:
@@ -191,6 +217,9 @@ class MPCConfig:
             raise ValueError(f"patient_subgoals need sub-goals >= 0, patient_stall_steps >= 1 and the stall rule "
                              f"(stall_steps >= 1), got {self.patient_subgoals}, {self.patient_stall_steps}, "
                              f"{self.stall_steps}")  # fmt: skip
+        if not 0.0 <= self.precise_ratio <= 1.0 or any(i < 0 for i in self.precise_subgoals):
+            raise ValueError(f"precise_ratio must be in [0, 1] and precise_subgoals >= 0, got {self.precise_ratio}, "
+                             f"{self.precise_subgoals}")  # fmt: skip
         if self.patient_progress is not None and not 0.0 <= self.patient_progress < 1.0:
             raise ValueError(f"patient_progress must be in [0, 1) or None, got {self.patient_progress}")
 
@@ -213,6 +242,10 @@ class MPCConfig:
         """The stall rule's steps on sub-goal ``subgoal`` (``stall_steps``, or ``patient_stall_steps`` on the
         patient sub-goals)."""
         return self.patient_stall_steps if subgoal in self.patient_subgoals else self.stall_steps
+
+    def advance_ratio_on(self, subgoal: int) -> float:
+        """The ratio rule's fraction on sub-goal ``subgoal`` (``precise_ratio`` on the precise ones)."""
+        return self.precise_ratio if subgoal in self.precise_subgoals else self.advance_ratio
 
     def min_progress_on(self, subgoal: int) -> float:
         """The stall rule's ``min_progress`` on sub-goal ``subgoal`` (``patient_progress`` on the patient ones)."""
@@ -246,7 +279,7 @@ def arrived(history: Sequence[float], config: MPCConfig, subgoal: int) -> bool:
     """The advance rule (module docstring) on the distances to sub-goal ``subgoal`` so far (first = its start);
     the step limit is checked by the caller."""
     h = list(history)
-    return h[-1] < config.advance_ratio * h[0] or stalled(h, config, subgoal)
+    return h[-1] < config.advance_ratio_on(subgoal) * h[0] or stalled(h, config, subgoal)
 
 
 def stalled(history: Sequence[float], config: MPCConfig, subgoal: int, quick: bool = False) -> bool:

@@ -50,22 +50,26 @@ class ProbeScore:
     """regularisation strength chosen on a validation split of the training episodes"""
 
 
-POOLS: tuple[str, ...] = ("mean", "grid")
+POOLS: tuple[str, ...] = ("mean", "grid", "cells")
 
 
 def pool_tokens(tokens: torch.Tensor, pool: str) -> torch.Tensor:
-    """``(B, N, D)`` tokens of a square grid -> ``(B, D)`` (``mean`` over all tokens) or ``(B, 4 D)`` (``grid``:
-    the mean of each quarter of the image, so the probe keeps where in the frame a feature is)."""
+    """``(B, N, D)`` tokens of a square grid -> ``(B, D)`` (``mean`` over all tokens), ``(B, 4 D)`` (``grid``:
+    the mean of each quarter of the image, so the probe keeps where in the frame a feature is) or
+    ``(B, N / 4 * D)`` (``cells``: the mean of each 2 x 2 square of tokens, the squares the shipped predictors fold
+    into one token, ``merge`` 2: what a linear read-out of the predictor's own inputs can see, at a quarter of
+    the width of every token side by side)."""
     if pool == "mean":
         return tokens.mean(1)
-    if pool != "grid":
+    if pool not in POOLS:
         raise ValueError(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
     b, n, d = tokens.shape
     side = math.isqrt(n)
     if side * side != n or side % 2:
-        raise ValueError(f"grid pooling needs an even square token grid, got {n} tokens")
-    grid = tokens.reshape(b, 2, side // 2, 2, side // 2, d)
-    return grid.mean(dim=(2, 4)).reshape(b, 4 * d)
+        raise ValueError(f"{pool} pooling needs an even square token grid, got {n} tokens")
+    cells = 2 if pool == "grid" else side // 2  # cells per side
+    grid = tokens.reshape(b, cells, side // cells, cells, side // cells, d)
+    return grid.mean(dim=(2, 4)).reshape(b, cells * cells * d)
 
 
 def pooled_features(

@@ -284,6 +284,15 @@ def test_patient_sub_goal_flags_reach_the_agent_and_its_record():
     off = replace(EvalArgs(), patient_subgoals="").agent_settings(("exterior", "wrist"))
     assert "patient_subgoals" not in off and "patient_progress" not in off  # off: not recorded
     assert EvalArgs().agent_settings(("exterior",))["patient_progress"] == 0.03
+    precise = replace(EvalArgs(), precise_subgoals="5", precise_ratio=0.05)
+    strict = precise.agent_config(("exterior",))
+    assert strict.advance_ratio_on(5) == 0.05 and strict.advance_ratio_on(4) == 0.25  # the precise sub-goals only
+    assert precise.agent_settings(("exterior",))["precise_subgoals"] == [5]
+    assert precise.agent_settings(("exterior",))["precise_ratio"] == 0.05
+    usual = replace(EvalArgs(), precise_subgoals="").agent_settings(("exterior",))
+    assert "precise_subgoals" not in usual and "precise_ratio" not in usual  # off: not recorded
+    with pytest.raises(ValueError, match="--precise-subgoals must be"):
+        replace(EvalArgs(), precise_subgoals="x").agent_config(("exterior",))
     with pytest.raises(ValueError, match="--patient-subgoals must be"):
         replace(args, patient_subgoals="four").agent_config(("exterior",))
 
@@ -305,6 +314,11 @@ def test_holding_sub_goal_flags_reach_the_agent_and_its_record():
     assert close.agent_settings(("exterior",))["close_subgoal"] == 3
     assert "when the fingers stop" in close.agent_summary()
     assert EvalArgs(agent="paper", close_subgoal=-1).agent_config(("exterior",)).close_subgoal is None
+    set_down = replace(EvalArgs(), set_down_subgoal=6)
+    assert set_down.agent_config(("exterior",)).set_down_subgoal == 6
+    assert set_down.agent_settings(("exterior",))["set_down_subgoal"] == 6
+    assert "when the arm stops on its way down" in set_down.agent_summary()
+    assert "set_down_subgoal" not in EvalArgs(agent="paper").agent_settings(("exterior",))
 
 
 def test_descent_and_no_open_flags_become_the_agents_settings():

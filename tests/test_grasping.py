@@ -3,6 +3,7 @@ views, a two-view energy, the advance rule, and the diagnostic that names where 
 
 import itertools
 import json
+from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
@@ -265,6 +266,24 @@ def test_patient_progress_keeps_a_long_move_while_the_distance_still_falls():
         MPCConfig(stall_steps=2, patient_subgoals=(0,), patient_progress=1.5)
 
 
+def test_precise_sub_goals_stay_while_the_distance_still_falls():
+    # carrying with the exterior view alone: the distance falls below 0.25 of its start with the object still
+    # centimetres off its target (0.45 -> 0.11), and goes on falling as the object comes over it
+    carry = [0.45, 0.33, 0.16, 0.11, 0.075, 0.074, 0.076, 0.5]
+    usual = MPCConfig(advance_ratio=0.25, stall_steps=2, patient_subgoals=(0,), patient_stall_steps=2,
+                      patient_progress=0.03)  # fmt: skip
+    assert usual.advance_ratio_on(0) == 0.25 and _FixedDistances(usual, carry).run(4) == [0, 0, 0, 1]
+    config = replace(usual, precise_subgoals=(0,), precise_ratio=0.1)
+    assert config.advance_ratio_on(0) == 0.1 and config.advance_ratio_on(1) == 0.25  # the precise ones only
+    assert _FixedDistances(config, carry).run(7) == [0] * 6 + [1]  # stays while it falls, leaves by the stall rule
+    stall_only = _FixedDistances(
+        replace(usual, precise_subgoals=(0,), precise_ratio=0.0), [0.4, 0.01, 0.011, 0.012, 0.5]
+    )
+    assert stall_only.run(4) == [0, 0, 0, 1]  # 0: never by the ratio, however low
+    with pytest.raises(ValueError, match="precise_ratio must be"):
+        replace(usual, precise_subgoals=(0,), precise_ratio=1.5)
+
+
 def test_the_diagnostic_traces_and_contrasts_on_a_tiny_encoder(encoder):
     weights = {"exterior": 0.5, "wrist": 0.5}
     (trace,) = chain_traces(encoder, "grasp", "box", [0], weights, image_size=64)
@@ -456,6 +475,32 @@ def test_the_close_is_left_as_soon_as_the_fingers_stop_on_the_object(encoder):
     assert run(MPCConfig(advance_ratio=0.5, stall_steps=2), [0.0, 0.0, 0.26, 0.26]) == [0, 1, 1, 1]  # off
     with pytest.raises(ValueError, match="stopped_closedness < empty_closedness"):
         MPCConfig(close_subgoal=3, stopped_closedness=0.95)
+
+
+def test_setting_down_is_left_as_soon_as_the_arm_stops_on_the_way_down(encoder):
+    """*lowered* (sub-goal 0 here) is left when the measured tool height fell short of the descent commanded the
+    step before (the object met the table), not when its distance stalls; small moves never count."""
+    from jepa_sim.planning.base import Plan
+
+    def run(config, heights, dz=-0.04):
+        agent = MPCAgent(encoder, _ConstantModel(), CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
+        rng = np.random.default_rng(0)
+        agent.reset([rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(2)])
+        agent.distance = lambda z, index: 1.0  # the distances alone never move on
+        down = torch.tensor([[0.0, 0.0, dz, 0.0, 0.0, 0.0, 0.0]])
+        agent._plan = lambda z, state: Plan(down, 1.0, torch.ones(1), 1)
+        frame = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        for height in heights:
+            agent.act(frame, np.array([0.5, 0, height, 0, 0, 0, 0.26]))
+        return [log.subgoal for log in agent.log]
+
+    config = MPCConfig(advance_ratio=0.1, set_down_subgoal=0)
+    assert run(config, [0.20, 0.16, 0.12, 0.11]) == [0, 0, 0, 1]  # 4 cm commanded, 1 cm made: on the table
+    assert run(config, [0.20, 0.16, 0.13, 0.10]) == [0, 0, 0, 0]  # 3 of 4 cm made: still in the air
+    assert run(config, [0.20, 0.20, 0.20], dz=-0.005) == [0, 0, 0]  # a 5 mm nudge is not a descent
+    assert run(MPCConfig(advance_ratio=0.1), [0.20, 0.16, 0.12, 0.11]) == [0, 0, 0, 0]  # off
+    with pytest.raises(ValueError, match="set_down_fraction"):
+        MPCConfig(set_down_subgoal=6, set_down_fraction=1.5)
 
 
 def test_exterior_sub_goals_compare_the_exterior_view_alone():

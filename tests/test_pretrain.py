@@ -369,3 +369,11 @@ def test_grid_pooling_keeps_where_a_feature_is():
     assert grid.shape == (1, 12) and grid[0, 0] == 0.25 and grid[0, 3:].abs().sum() == 0
     with pytest.raises(ValueError, match="even square token grid"):
         pool_tokens(torch.zeros(1, 9, 3), "grid")
+    cells = pool_tokens(tokens, "cells")  # 4 x 4 tokens: 2 x 2 cells of 2 x 2 tokens (one each, here the quarters)
+    assert cells.shape == (1, 12) and torch.equal(cells, grid)
+    eight = torch.zeros(2, 64, 3)
+    eight[1, 9, 2] = 4.0  # row 1, col 1: the first cell of 2 x 2 tokens
+    cells = pool_tokens(eight, "cells")
+    assert cells.shape == (2, 48) and cells[1, 2] == 1.0 and cells[1].abs().sum() == 1.0 and cells[0].abs().sum() == 0
+    with pytest.raises(ValueError, match="pool must be one of mean, grid, cells"):
+        pool_tokens(tokens, "max")

@@ -101,14 +101,14 @@ AGENT_PRESETS: dict[str, dict[str, Any]] = {
               "retry_from": 1, "retries": 2, "gripper_snap": 0.15, "gripper_margin": 0.05, "max_xyz": 0.04,
               "horizon": 1, "patient_subgoals": "4,5,6", "patient_stall": 2, "patient_progress": 0.03,
               "servo_subgoals": "1", "descent_subgoals": "2,3", "descent_xy": 0.002, "fine_subgoals": "3",
-              "fine_xyz": 0.005, "exterior_subgoals": "5,6"},
+              "fine_xyz": 0.005, "exterior_subgoals": "5,6", "precise_subgoals": "", "set_down_subgoal": -1},
     # V-JEPA 2-AC as published: the exterior camera, one goal image, yaw held, a continuous gripper, plain CEM
     "paper": {"predictor": "one-view", "bc": "one-view", "goal_chain": "paper", "max_yaw": 0.0,
               "keep_elites": False, "advance_ratio": 0.5, "stall_steps": 0, "max_steps_per_subgoal": 25,
               "retry_from": -1, "retries": 1, "gripper_snap": 0.0, "gripper_margin": 0.0, "max_xyz": 0.075,
               "horizon": 2, "patient_subgoals": "", "patient_stall": 4, "patient_progress": -1.0,
               "servo_subgoals": "", "descent_subgoals": "", "descent_xy": 0.01, "fine_subgoals": "", "fine_xyz": 0.04,
-              "exterior_subgoals": ""},
+              "exterior_subgoals": "", "precise_subgoals": "", "set_down_subgoal": -1},
 }  # fmt: skip
 """``--agent NAME`` -> the defaults it gives the flags of `jepa-sim eval` and `deploy` (flags given on the command
 line still win). The dataclasses' own defaults are the ``grasp`` preset's."""
@@ -176,6 +176,11 @@ class AgentArgs:
     *closed*); the agent moves on from it as soon as the robot measures its fingers stopped by the object
     (closedness from 0.1 to --empty-closedness), instead of planning on toward the image while it holds the object
     at the table"""
+    set_down_subgoal: int = -1
+    """-1: off; i >= 0: the sub-goal whose image shows the held object set down on its target (`6`, the grasp
+    chain's *lowered*); the agent moves on from it (to let go) as soon as the robot measures its arm stopped on the
+    way down (last step commanded >= 1 cm down, went < 60% of it): the object is on the table, and pressing on
+    squeezes a cup out of the fingers"""
     gripper_snap: float = 0.15
     """0: continuous gripper changes (the paper); s > 0: a planned change of at least s is executed as a full
     close or open, a smaller one as none. The simulator (simmpc) scores the snapped action; the learned predictor
@@ -221,6 +226,12 @@ class AgentArgs:
     """--patient-subgoals: the new low (a fraction of the lowest distance so far) that counts as progress on them;
     -1: the same 10% as elsewhere. Carrying the cup 4 cm closes its distance 5-10% per step, so a 10% new low
     every two steps left *carried* half-way and the cup was let go off target"""
+    precise_subgoals: str = ""
+    """comma-separated sub-goals left by the ratio rule only below --precise-ratio times their start distance, else
+    when the distance stops falling (`5`: *carried*, where with the exterior view alone the distance falls below
+    --advance-ratio of its start with the held cup still 5-11 cm off its target); empty: none"""
+    precise_ratio: float = 0.1
+    """--precise-subgoals: the ratio rule's fraction on them (0: leave them by the stall rule alone)"""
     servo_subgoals: str = "1"
     """comma-separated sub-goals refined by visual servoing before the agent leaves them (`1`: the grasp chain's
     *over*, the last sideways alignment before the descent): the arm probes --servo-step moves along +x, -x, +y,
@@ -278,11 +289,14 @@ class AgentArgs:
             patient_subgoals=parse_subgoals(self.patient_subgoals, "--patient-subgoals"),
             patient_stall_steps=self.patient_stall,
             patient_progress=self.patient_progress if self.patient_progress >= 0 else None,
+            precise_subgoals=parse_subgoals(self.precise_subgoals, "--precise-subgoals"),
+            precise_ratio=self.precise_ratio,
             retry_from=self.retry_from if self.retry_from >= 0 else None,
             retries=self.retries,
             holding_subgoals=parse_subgoals(self.holding_subgoals, "--holding-subgoals"),
             empty_closedness=self.empty_closedness,
             close_subgoal=self.close_subgoal if self.close_subgoal >= 0 else None,
+            set_down_subgoal=self.set_down_subgoal if self.set_down_subgoal >= 0 else None,
             plan_arrival=self.plan_arrival,
             precision=self.precision,
             seed=seed,
@@ -319,6 +333,8 @@ class AgentArgs:
             rule.append("when the best plan gets no closer")
         if self.close_subgoal >= 0:
             rule.append(f"from {self.close_subgoal} when the fingers stop on the object")
+        if self.set_down_subgoal >= 0:
+            rule.append(f"from {self.set_down_subgoal} when the arm stops on its way down")
         rule.append(f"after {self.max_steps_per_subgoal} steps")
         if self.retry_from >= 0:
             empty = f" or the gripper closes on nothing on {self.holding_subgoals}" if self.holding_subgoals else ""
@@ -379,6 +395,7 @@ class AgentArgs:
                 if config.close_subgoal is not None
                 else {}
             ),
+            **({"set_down_subgoal": config.set_down_subgoal} if config.set_down_subgoal is not None else {}),
             **(
                 {
                     "patient_subgoals": list(config.patient_subgoals),
@@ -386,6 +403,11 @@ class AgentArgs:
                     **({"patient_progress": config.patient_progress} if config.patient_progress is not None else {}),
                 }
                 if config.patient_subgoals
+                else {}
+            ),
+            **(
+                {"precise_subgoals": list(config.precise_subgoals), "precise_ratio": config.precise_ratio}
+                if config.precise_subgoals
                 else {}
             ),
         }

@@ -39,7 +39,9 @@ class ProbeArgs:
     """comma-separated views whose pooled features are put side by side: exterior, wrist (needs a dataset
     collected with --wrist-camera)"""
     pool: str = "mean"
-    """`mean` (all tokens, the default probe) or `grid` (the mean of each image quarter: keeps where things are)"""
+    """`mean` (all tokens, the default probe), `grid` (the mean of each image quarter: keeps where things are) or
+    `cells` (the mean of each 2 x 2 square of tokens, the squares the shipped predictors fold into one token: what a
+    linear read-out of the predictor's inputs sees; 16 x 192 numbers per view at 128 px)"""
     seed: int = 0
     device: str = "auto"
     json_out: Path | None = None
@@ -87,6 +89,7 @@ def run(args: ProbeArgs) -> int:
     from jepa_sim.data.manifest import DatasetError
     from jepa_sim.encoders import EncoderLoadError, load_encoder, load_random_encoder
     from jepa_sim.encoders.registry import resolve
+    from jepa_sim.probe import POOLS
 
     try:
         encoder = load_encoder(args.encoder, device=args.device, batch_size=256)
@@ -95,8 +98,8 @@ def run(args: ProbeArgs) -> int:
             encoders.append(("random init", load_random_encoder(args.encoder, args.seed, args.device, 256)))
         train, test, origin = probe_split(args.data, Path(resolve(args.encoder)), args.holdout, args.seed)
         parse_views(args.views)
-        if args.pool not in ("mean", "grid"):
-            raise ValueError(f"--pool must be mean or grid, got {args.pool!r}")
+        if args.pool not in POOLS:
+            raise ValueError(f"--pool must be one of {', '.join(POOLS)}, got {args.pool!r}")
     except (DatasetError, EncoderLoadError, ValueError) as exc:
         raise SystemExit(f"jepa-sim probe: {exc}") from exc
     train = train[: args.max_train_episodes]
