@@ -1,11 +1,15 @@
-"""Frozen-feature linear probe: does an encoder's pooled output tell where the arm and the object are?
+"""Frozen-feature probes: does an encoder's output tell where the arm and the object are?
 
-Ridge regression from mean-pooled tokens to the end-effector position, the object position and the gripper
-opening, fitted on some episodes and scored (R^2) on others, so a probe cannot memorise frames it is tested on.
+Ridge regression from pooled tokens to the end-effector position, the object position and the gripper opening,
+fitted on some episodes and scored (R^2) on others, so a probe cannot memorise frames it is tested on. The
+attentive probe (:func:`fit_attentive`, V-JEPA's evaluation protocol) reads every token instead: a learned query
+attends over the tokens, each with a learned embedding of where it is, and a linear head reads the result; where
+a small object is, is which tokens show it, which no linear map of pooled features can read.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,7 +54,7 @@ class ProbeScore:
     """regularisation strength chosen on a validation split of the training episodes"""
 
 
-POOLS: tuple[str, ...] = ("mean", "grid", "cells")
+POOLS: tuple[str, ...] = ("mean", "grid", "cells", "tokens")
 
 
 def pool_tokens(tokens: torch.Tensor, pool: str) -> torch.Tensor:
@@ -58,9 +62,11 @@ def pool_tokens(tokens: torch.Tensor, pool: str) -> torch.Tensor:
     the mean of each quarter of the image, so the probe keeps where in the frame a feature is) or
     ``(B, N / 4 * D)`` (``cells``: the mean of each 2 x 2 square of tokens, the squares the shipped predictors fold
     into one token, ``merge`` 2: what a linear read-out of the predictor's own inputs can see, at a quarter of
-    the width of every token side by side)."""
+    the width of every token side by side) or ``(B, N * D)`` (``tokens``: every token, for the attentive probe)."""
     if pool == "mean":
         return tokens.mean(1)
+    if pool == "tokens":
+        return tokens.reshape(tokens.shape[0], -1)
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
     b, n, d = tokens.shape
@@ -163,3 +169,101 @@ def fit_probe(train: ProbeSet, test: ProbeSet, name: str, lambdas: Sequence[floa
 def run_probe(train: ProbeSet, test: ProbeSet) -> dict[str, ProbeScore]:
     """One score per target of :data:`TARGETS`."""
     return {name: fit_probe(train, test, name) for name in TARGETS}
+
+
+class AttentiveProbe(torch.nn.Module):
+    """Cross-attention pooling and a linear head: ``heads`` learned queries attend over the ``(B, T, D)`` tokens,
+    their outputs side by side are mapped to the targets. Each token's key and value also get a learned embedding
+    of its index (where in which view it is): the frozen tokens carry where they are only through the encoder's
+    rotary attention, so the probe learns it."""
+
+    def __init__(self, tokens: int, dim: int, outputs: int, width: int = 128, heads: int = 4) -> None:
+        super().__init__()
+        self.heads, self.head_dim = heads, width // heads
+        self.norm = torch.nn.LayerNorm(dim)
+        self.key = torch.nn.Linear(dim, width)
+        self.value = torch.nn.Linear(dim, width)
+        self.position_key = torch.nn.Parameter(torch.zeros(tokens, width))
+        self.position_value = torch.nn.Parameter(torch.randn(tokens, width) * 0.02)
+        self.query = torch.nn.Parameter(torch.randn(heads, self.head_dim) * self.head_dim**-0.5)
+        self.head = torch.nn.Linear(width, outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        x = self.norm(x)
+        k = (self.key(x) + self.position_key).view(b, t, self.heads, self.head_dim)
+        v = (self.value(x) + self.position_value).view(b, t, self.heads, self.head_dim)
+        weights = torch.softmax(torch.einsum("bthd,hd->bht", k, self.query) * self.head_dim**-0.5, dim=-1)
+        return self.head(torch.einsum("bht,bthd->bhd", weights, v).reshape(b, -1))
+
+
+def fit_attentive(
+    train: ProbeSet,
+    test: ProbeSet,
+    dim: int,
+    epochs: int = 40,
+    batch: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 0.05,
+    seed: int = 0,
+    on_epoch: Callable[[int], None] | None = None,
+) -> dict[str, ProbeScore]:
+    """The attentive probe on every token (``ProbeSet.features`` ``(F, T * dim)``, pool ``tokens``), all targets
+    at once (standardised on the training frames): AdamW, every fifth training episode held out to keep the epoch
+    with the lowest validation loss; scored per target on ``test`` as :func:`fit_probe` is (``ridge``: the weight
+    decay)."""
+    if train.features.shape[1] % dim or train.features.shape[1] != test.features.shape[1]:
+        raise ValueError(f"attentive probe: features of width {train.features.shape[1]} are not tokens of {dim}")
+    torch.manual_seed(seed)
+    names = list(TARGETS)
+    widths = [train.targets[n].shape[1] for n in names]
+    y_train = np.concatenate([train.targets[n] for n in names], axis=1)
+    mean, scale = y_train.mean(0), y_train.std(0) + 1e-8
+
+    def tensors(data: ProbeSet) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.as_tensor(data.features, dtype=torch.float32).view(len(data.features), -1, dim)
+        y = np.concatenate([data.targets[n] for n in names], axis=1)
+        return x, torch.as_tensor((y - mean) / scale, dtype=torch.float32)
+
+    x, y = tensors(train)
+    episodes = np.unique(train.episode)
+    val = torch.as_tensor(np.isin(train.episode, episodes[::5] if len(episodes) > 1 else episodes))
+    fit = ~val if bool((~val).any()) else val
+    model = AttentiveProbe(x.shape[1], dim, y.shape[1])
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(1, epochs))
+    generator = torch.Generator().manual_seed(seed)
+    fit_rows = torch.nonzero(fit).squeeze(1)
+    best, best_state = float("inf"), copy.deepcopy(model.state_dict())
+    for epoch in range(epochs):
+        model.train()
+        for rows in fit_rows[torch.randperm(len(fit_rows), generator=generator)].split(batch):
+            loss = torch.nn.functional.mse_loss(model(x[rows]), y[rows])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        schedule.step()
+        model.eval()
+        with torch.no_grad():
+            val_loss = float(torch.nn.functional.mse_loss(_predict(model, x[val], batch), y[val]))
+        if val_loss < best:
+            best, best_state = val_loss, copy.deepcopy(model.state_dict())
+        if on_epoch is not None:
+            on_epoch(epoch)
+    model.load_state_dict(best_state)
+    model.eval()
+    x_test, _ = tensors(test)
+    with torch.no_grad():
+        pred = _predict(model, x_test, batch).double().numpy() * scale + mean
+    scores, start = {}, 0
+    for name, width in zip(names, widths, strict=True):
+        truth, guess = test.targets[name], pred[:, start : start + width]
+        axes = r2_axes(truth, guess)
+        rmse = float(np.sqrt(((truth - guess) ** 2).mean()))
+        scores[name] = ProbeScore(float(axes.mean()), tuple(float(a) for a in axes), rmse, weight_decay)
+        start += width
+    return scores
+
+
+def _predict(model: AttentiveProbe, x: torch.Tensor, batch: int) -> torch.Tensor:
+    return torch.cat([model(rows) for rows in x.split(batch)]) if len(x) else torch.zeros(0, model.head.out_features)

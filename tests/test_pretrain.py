@@ -292,6 +292,34 @@ def test_probe_scores_a_linear_code_near_one_and_noise_near_zero():
     assert noise.r2 < 0.1
 
 
+def hot_tokens(n_episodes, seed, tokens=16, dim=8):
+    """Frames whose tokens are noise but one, which carries a fixed feature: where it is (its index) is the target,
+    which a mean over the tokens cannot tell."""
+    rng = np.random.default_rng(seed)
+    n = n_episodes * 20
+    x = rng.normal(scale=0.1, size=(n, tokens, dim))
+    where = rng.integers(0, tokens, n)
+    x[np.arange(n), where, 0] += 3.0
+    side = int(np.sqrt(tokens))
+    pos = np.stack([where // side, where % side, np.zeros(n)], axis=1) / side
+    targets = {"ee_pos": pos, "object_pos": pos, "gripper": pos[:, :1]}
+    return ProbeSet(x.reshape(n, -1), targets, np.repeat(np.arange(n_episodes), 20))
+
+
+def test_the_attentive_probe_reads_where_a_token_is_which_pooling_cannot():
+    from jepa_sim.probe import fit_attentive
+
+    train, test = hot_tokens(30, 0), hot_tokens(8, 1)
+    scores = fit_attentive(train, test, dim=8, epochs=40, batch=64, lr=1e-2, weight_decay=0.0)
+    assert set(scores) == {"ee_pos", "object_pos", "gripper"}
+    assert scores["object_pos"].r2_axes[0] > 0.9 and scores["object_pos"].r2_axes[1] > 0.9
+    mean_pooled = ProbeSet(train.features.reshape(len(train.features), 16, 8).mean(1), train.targets, train.episode)
+    held = ProbeSet(test.features.reshape(len(test.features), 16, 8).mean(1), test.targets, test.episode)
+    assert max(fit_probe(mean_pooled, held, "object_pos").r2_axes[:2]) < 0.1  # the mean lost where the token was
+    with pytest.raises(ValueError, match="not tokens of 5"):
+        fit_attentive(train, test, dim=5)
+
+
 def test_random_baseline_has_the_same_architecture(data, tmp_path):
     result = Pretrainer(data, tmp_path / "run", tiny_config()).run()
     trained = load_encoder(str(result.encoder_dir), device="cpu")
@@ -357,6 +385,13 @@ def test_pretraining_on_both_views_and_probing_them_side_by_side(two_view_data, 
     scores = json.loads(probe.read_text())
     assert scores["views"] == "exterior,wrist" and scores["pool"] == "grid"
     assert set(scores["pretrained"]) == {"ee_pos", "object_pos", "gripper"}
+    attentive = tmp_path / "attentive.json"
+    assert main([*args[:-1], str(attentive), "--probe", "attentive", "--epochs", "2"]) == 0
+    scores = json.loads(attentive.read_text())
+    assert scores["probe"] == "attentive" and set(scores["pretrained"]) == {"ee_pos", "object_pos", "gripper"}
+    assert "attentive probe on every token" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--probe must be ridge or attentive"):
+        main([*args, "--probe", "linear"])
 
 
 def test_grid_pooling_keeps_where_a_feature_is():

@@ -1,4 +1,5 @@
-"""``jepa-sim probe``: a linear probe on frozen, mean-pooled encoder tokens, against a random-weight twin."""
+"""``jepa-sim probe``: a linear probe on frozen, pooled encoder tokens (or an attentive probe on every token),
+against a random-weight twin."""
 
 from __future__ import annotations
 
@@ -18,9 +19,13 @@ class ProbeArgs:
     with the same spec (encoder/training.json; collection is deterministic), else a seeded split of --holdout
     of the episodes.
 
+    `--probe attentive` reads every token instead (V-JEPA's attentive probe: learned queries attend over the
+    tokens, each with a learned embedding of where it is; a linear head reads the result), trained with AdamW.
+
     Examples:
       jepa-sim probe --data data/sim                                # the embedded default encoder
       jepa-sim probe --data data/sim --encoder runs/pretrain/encoder --json-out runs/probe.json
+      jepa-sim probe --data data/sim2v --views exterior,wrist --probe attentive
     """
 
     data: Path
@@ -42,6 +47,10 @@ class ProbeArgs:
     """`mean` (all tokens, the default probe), `grid` (the mean of each image quarter: keeps where things are) or
     `cells` (the mean of each 2 x 2 square of tokens, the squares the shipped predictors fold into one token: what a
     linear read-out of the predictor's inputs sees; 16 x 192 numbers per view at 128 px)"""
+    probe: str = "ridge"
+    """`ridge` (ridge regression on the --pool features) or `attentive` (every token; --pool is not used)"""
+    epochs: int = 40
+    """--probe attentive: training epochs (the one with the lowest validation loss is kept)"""
     seed: int = 0
     device: str = "auto"
     json_out: Path | None = None
@@ -70,17 +79,28 @@ def probe_split(data: Path, encoder_source: Path, holdout: float, seed: int) -> 
 
 
 def _probe(args: ProbeArgs, encoders: dict[str, Any], train: list[int], test: list[int]) -> dict[str, Any]:
-    """Scores per encoder label; every episode is read once for all encoders."""
+    """Scores per encoder label (``encoders``: label -> FrozenEncoder); every episode is read once for all
+    encoders."""
     from tqdm import tqdm
 
     from jepa_sim.data.features import parse_views
-    from jepa_sim.probe import probe_sets, run_probe
+    from jepa_sim.probe import fit_attentive, probe_sets, run_probe
 
-    with tqdm(total=len(train) + len(test), desc="probe", unit="ep", mininterval=1.0) as bar:
+    pool = "tokens" if args.probe == "attentive" else args.pool
+    with tqdm(total=len(train) + len(test), desc="encode", unit="ep", mininterval=1.0) as bar:
         views = parse_views(args.views)
-        fit = probe_sets(args.data, train, encoders, args.every, lambda _: bar.update(1), views, args.pool)
-        held = probe_sets(args.data, test, encoders, args.every, lambda _: bar.update(1), views, args.pool)
-    return {label: {k: vars(v) for k, v in run_probe(fit[label], held[label]).items()} for label in encoders}
+        encode = {label: encoder.encode for label, encoder in encoders.items()}
+        fit = probe_sets(args.data, train, encode, args.every, lambda _: bar.update(1), views, pool)
+        held = probe_sets(args.data, test, encode, args.every, lambda _: bar.update(1), views, pool)
+    if args.probe == "ridge":
+        return {label: {k: vars(v) for k, v in run_probe(fit[label], held[label]).items()} for label in encoders}
+    out = {}
+    for label, encoder in encoders.items():
+        with tqdm(total=args.epochs, desc=f"attentive probe ({label})", unit="epoch", mininterval=1.0) as bar:
+            scores = fit_attentive(fit[label], held[label], encoder.dim, args.epochs, seed=args.seed,
+                                   on_epoch=lambda _: bar.update(1))  # fmt: skip
+        out[label] = {k: vars(v) for k, v in scores.items()}
+    return out
 
 
 def run(args: ProbeArgs) -> int:
@@ -100,15 +120,18 @@ def run(args: ProbeArgs) -> int:
         parse_views(args.views)
         if args.pool not in POOLS:
             raise ValueError(f"--pool must be one of {', '.join(POOLS)}, got {args.pool!r}")
+        if args.probe not in ("ridge", "attentive") or args.epochs < 1:
+            raise ValueError(f"--probe must be ridge or attentive and --epochs >= 1, got {args.probe!r}, {args.epochs}")
     except (DatasetError, EncoderLoadError, ValueError) as exc:
         raise SystemExit(f"jepa-sim probe: {exc}") from exc
     train = train[: args.max_train_episodes]
-    print(f"encoder {encoder.id}; views {args.views}, {args.pool}-pooled; probe fitted on {len(train)} episodes, "
+    what = "attentive probe on every token" if args.probe == "attentive" else f"{args.pool}-pooled, ridge"
+    print(f"encoder {encoder.id}; views {args.views}, {what}; probe fitted on {len(train)} episodes, "
           f"tested on {len(test)} ({origin})")  # fmt: skip
     results: dict[str, Any] = {"encoder": encoder.id, "train_episodes": len(train), "test_episodes": len(test),
-                               "views": args.views, "pool": args.pool}  # fmt: skip
+                               "views": args.views, "pool": args.pool, "probe": args.probe}  # fmt: skip
     try:
-        results.update(_probe(args, {label: enc.encode for label, enc in encoders}, train, test))
+        results.update(_probe(args, dict(encoders), train, test))
     except (DatasetError, EpisodeFormatError, ValueError) as exc:
         raise SystemExit(f"jepa-sim probe: {exc}") from exc
     labels = [label for label, _ in encoders]
