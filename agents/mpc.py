@@ -183,7 +183,7 @@ class MPCAgent:
         if self.servo is None:
             distance = self._advance(z, float(state_t[6]), self._stopped_descending(float(state_t[2])))
         else:
-            distance = self.distance(z, self.subgoal)
+            distance = self._servo_distance(z)
         if self.servo is not None:
             move = self.servo.next(distance)
             if move is not None:
@@ -267,6 +267,13 @@ class MPCAgent:
         """The energy's distance of the encoded frames ``z`` to goal ``index``."""
         return float(weighted_distance(z, self._goal(index), self.config.weights_on(index)))
 
+    def _servo_distance(self, z: Latents) -> float:
+        """The observed distance a servo search compares: ``servo_view``'s alone, or the sub-goal's energy."""
+        view = self.config.servo_view
+        if view is None:
+            return self.distance(z, self.subgoal)
+        return float(weighted_distance(z, self._goal(self.subgoal), {v: float(v == view) for v in self.config.views}))
+
     def _may_retry(self) -> bool:
         cfg = self.config
         return cfg.retry_from is not None and cfg.retry_from < self.subgoal and self.retried < cfg.retries
@@ -298,7 +305,7 @@ class MPCAgent:
             if self.subgoal in cfg.servo_subgoals and self.subgoal not in self.servoed:  # refine it first (act)
                 self.servoed.add(self.subgoal)
                 search = AxisSearch if cfg.servo_method == "axis" else CompassSearch
-                self.servo = search(h[-1], cfg.servo_step, cfg.servo_min_step, cfg.servo_steps)
+                self.servo = search(self._servo_distance(z), cfg.servo_step, cfg.servo_min_step, cfg.servo_steps)
             else:
                 self._next_subgoal(z)
         else:

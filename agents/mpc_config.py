@@ -157,6 +157,10 @@ class MPCConfig:
     servo_method: str = "compass"
     """``servo_subgoals``: ``compass`` (:class:`agents.servo.CompassSearch`: probe, keep or undo) or ``axis``
     (:class:`agents.servo.AxisSearch`: per axis, probe both sides and move to the parabola's bottom)"""
+    servo_view: str | None = None
+    """``servo_subgoals``: the one view whose observed distance the search compares (None: the sub-goal's view
+    weights). The wrist camera looks down at the object from a few centimetres: a 1 cm error moves the object
+    across its image by many pixels, where the exterior view sees the 6 cm cup 10 pixels wide"""
     exterior_subgoals: tuple[int, ...] = ()
     """sub-goals whose energy compares the exterior view alone (with two views; the others keep
     ``view_weights``): where the wrist camera's view of a held object hardly changes with where the arm is (carrying
@@ -234,6 +238,8 @@ class MPCConfig:
                              f"{self.servo_min_step}, {self.servo_step}, {self.servo_steps}, "
                              f"{self.servo_method!r}")  # fmt: skip
 
+        if self.servo_view is not None and self.servo_view not in self.views:
+            raise ValueError(f"servo_view {self.servo_view!r} is not one of the agent's views {self.views}")
         if self.exterior_subgoals and (EXTERIOR not in self.views or any(i < 0 for i in self.exterior_subgoals)):
             raise ValueError(f"exterior_subgoals need the exterior view and sub-goals >= 0, got views {self.views}, "
                              f"{self.exterior_subgoals}")  # fmt: skip

@@ -10,6 +10,7 @@ a small object is, is which tokens show it, which no linear map of pooled featur
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,15 +22,25 @@ import torch
 from numpy.typing import NDArray
 
 from jepa_sim.data.dataset import episode_path
-from jepa_sim.data.episode import EpisodeFormatError, read_arrays
+from jepa_sim.data.episode import EpisodeFormatError, read_arrays, read_metadata
 from jepa_sim.data.features import VIEW_ARRAYS
+
+
+def _position_of(name: str) -> Callable[[dict[str, NDArray[Any]]], NDArray[Any]]:
+    """The position of the object called ``name`` (the task object or the distractor of the episode)."""
+    return lambda a: a["object_pose"][:, :3] if str(a["object"]) == name else a["other_object_pos"]
+
 
 TARGETS: dict[str, Callable[[dict[str, NDArray[Any]]], NDArray[Any]]] = {
     "ee_pos": lambda a: a["states"][:, :3],
     "object_pos": lambda a: a["object_pose"][:, :3],
     "gripper": lambda a: a["states"][:, 6:7],
+    "cup_pos": _position_of("cup"),
+    "box_pos": _position_of("box"),
 }
-"""what the probe regresses, from an episode's arrays (positions in metres, robot base frame)"""
+"""what the probe regresses, from an episode's arrays and its ``object`` (positions in metres, robot base frame).
+Both objects are in every scene: ``object_pos`` is the task's, which one image cannot tell (a cup episode and a box
+episode can look alike), so ``cup_pos`` and ``box_pos`` name the object by what it is"""
 
 LAMBDAS = tuple(10.0**k for k in range(-4, 4))
 
@@ -105,7 +116,9 @@ def probe_sets(
     rows = slice(None, None, every)
     for index in episodes:
         try:
-            arrays = read_arrays(episode_path(root, index), [*keys, "states", "object_pose"])
+            path = episode_path(root, index)
+            arrays = read_arrays(path, [*keys, "states", "object_pose", "other_object_pos"])
+            arrays["object"] = np.array(read_metadata(path)["object"])
         except EpisodeFormatError as exc:
             if "wrist_frames" in str(exc) and "missing" in str(exc):
                 raise EpisodeFormatError(f"{exc}; collect with --wrist-camera to probe the wrist view") from exc
@@ -149,26 +162,57 @@ def r2_axes(y: NDArray, pred: NDArray) -> NDArray:
 
 def fit_probe(train: ProbeSet, test: ProbeSet, name: str, lambdas: Sequence[float] = LAMBDAS) -> ProbeScore:
     """Choose the ridge strength on a split of the training episodes, refit on all of them, score on test."""
+    return fit_probes(train, test, [name], lambdas)[name]
+
+
+def fit_probes(
+    train: ProbeSet, test: ProbeSet, names: Sequence[str], lambdas: Sequence[float] = LAMBDAS
+) -> dict[str, ProbeScore]:
+    """:func:`fit_probe` for several targets at once: each standardisation and Gram matrix is computed once and
+    each ridge strength solved once for every target (the same numbers as one target at a time)."""
     episodes = np.unique(train.episode)
     val_eps = episodes[::5] if len(episodes) > 1 else episodes  # every fifth training episode validates
     val = np.isin(train.episode, val_eps)
     fit = ~val if (~val).any() else val
-    y = train.targets[name]
-    scores = []
-    for lam in lambdas:
-        model = ridge_fit(train.features[fit], y[fit], lam)
-        scores.append(r2_axes(y[val], ridge_predict(model, train.features[val])).mean())
-    best = float(lambdas[int(np.argmax(scores))])
-    model = ridge_fit(train.features, y, best)
-    pred = ridge_predict(model, test.features)
-    axes = r2_axes(test.targets[name], pred)
-    rmse = float(np.sqrt(((test.targets[name] - pred) ** 2).mean()))
-    return ProbeScore(float(axes.mean()), tuple(float(a) for a in axes), rmse, best)
+    widths = [train.targets[n].shape[1] for n in names]
+    bounds = np.cumsum([0, *widths])
+    y = np.concatenate([train.targets[n] for n in names], axis=1)
+    ridge = _Ridge(train.features[fit], y[fit])
+    val_scores = np.array(  # (lambdas, targets)
+        [[r2_axes(y[val][:, a:b], p[:, a:b]).mean() for a, b in itertools.pairwise(bounds)]
+         for p in (ridge.predict(lam, train.features[val]) for lam in lambdas)]
+    )  # fmt: skip
+    best = [float(lambdas[int(k)]) for k in np.argmax(val_scores, axis=0)]
+    full = _Ridge(train.features, y)
+    out: dict[str, ProbeScore] = {}
+    for lam in sorted(set(best)):
+        pred = full.predict(lam, test.features)
+        for k, name in enumerate(names):
+            if best[k] == lam:
+                truth, guess = test.targets[name], pred[:, bounds[k] : bounds[k + 1]]
+                axes = r2_axes(truth, guess)
+                rmse = float(np.sqrt(((truth - guess) ** 2).mean()))
+                out[name] = ProbeScore(float(axes.mean()), tuple(float(a) for a in axes), rmse, lam)
+    return {name: out[name] for name in names}
+
+
+class _Ridge:
+    """:func:`ridge_fit` of several targets on one feature matrix, its Gram matrix computed once."""
+
+    def __init__(self, x: NDArray, y: NDArray) -> None:
+        self.mean, self.scale = x.mean(0), x.std(0) + 1e-8
+        z = (x - self.mean) / self.scale
+        self.n, self.gram, self.y_mean = len(z), z.T @ z, y.mean(0)
+        self.zty = z.T @ (y - self.y_mean)
+
+    def predict(self, lam: float, x: NDArray) -> NDArray:
+        w = np.linalg.solve(self.gram + lam * self.n * np.eye(len(self.gram)), self.zty)
+        return ridge_predict((w, self.y_mean, self.mean, self.scale), x)
 
 
 def run_probe(train: ProbeSet, test: ProbeSet) -> dict[str, ProbeScore]:
-    """One score per target of :data:`TARGETS`."""
-    return {name: fit_probe(train, test, name) for name in TARGETS}
+    """One score per target of the sets (:data:`TARGETS`)."""
+    return fit_probes(train, test, list(train.targets))
 
 
 class AttentiveProbe(torch.nn.Module):
@@ -215,7 +259,7 @@ def fit_attentive(
     if train.features.shape[1] % dim or train.features.shape[1] != test.features.shape[1]:
         raise ValueError(f"attentive probe: features of width {train.features.shape[1]} are not tokens of {dim}")
     torch.manual_seed(seed)
-    names = list(TARGETS)
+    names = list(train.targets)
     widths = [train.targets[n].shape[1] for n in names]
     y_train = np.concatenate([train.targets[n] for n in names], axis=1)
     mean, scale = y_train.mean(0), y_train.std(0) + 1e-8

@@ -16,7 +16,7 @@ from jepa_sim.pretrain.frames import FrameBank, clips_to_pixels
 from jepa_sim.pretrain.jepa import ModelSize, build_model, context_forward, ema_update, gather_tokens
 from jepa_sim.pretrain.masks import DEFAULT_GROUPS, BlockSpec, MultiBlockMasker, block_shape, sample_target_mask
 from jepa_sim.pretrain.trainer import PretrainConfig, Pretrainer, PretrainError, StepReport, read_metrics
-from jepa_sim.probe import ProbeSet, fit_probe
+from jepa_sim.probe import ProbeSet, fit_probe, ridge_fit, ridge_predict, run_probe
 from jepa_sim.schedules import linear, warmup_stable_decay
 
 TINY = ModelSize(image_size=32, patch_size=8, width=32, depth=2, heads=2, pred_width=16, pred_depth=1, pred_heads=2)
@@ -261,7 +261,8 @@ def test_pretrain_and_probe_commands(data, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "held out of the encoder's pretraining" in printed and "| ee_pos |" in printed
     scores = json.loads(probe.read_text())
-    assert set(scores["pretrained"]) == set(scores["random init"]) == {"ee_pos", "object_pos", "gripper"}
+    assert set(scores["pretrained"]) == set(scores["random init"]) == {"ee_pos", "object_pos", "gripper", "cup_pos",
+                                                                       "box_pos"}  # fmt: skip
     assert scores["test_episodes"] == 2
 
 
@@ -290,6 +291,15 @@ def test_probe_scores_a_linear_code_near_one_and_noise_near_zero():
     assert good.r2 > 0.99 and good.rmse < 0.02
     noise = fit_probe(synthetic(10, 1, informative=False), synthetic(4, 2, informative=False), "ee_pos")
     assert noise.r2 < 0.1
+    # every target at once gives what one at a time does (ridge_fit, the reference)
+    train, test = synthetic(10, 0), synthetic(4, 1)
+    train.targets["object_pos"] = train.targets["object_pos"] + np.random.default_rng(5).normal(size=(200, 3))
+    together = run_probe(train, test)
+    for name in train.targets:
+        alone = fit_probe(train, test, name)
+        assert together[name].ridge == alone.ridge and together[name].r2 == pytest.approx(alone.r2, abs=1e-9)
+        reference = ridge_predict(ridge_fit(train.features, train.targets[name], alone.ridge), test.features)
+        assert np.sqrt(((test.targets[name] - reference) ** 2).mean()) == pytest.approx(alone.rmse, abs=1e-9)
 
 
 def hot_tokens(n_episodes, seed, tokens=16, dim=8):
@@ -384,11 +394,12 @@ def test_pretraining_on_both_views_and_probing_them_side_by_side(two_view_data, 
     assert main(args) == 0
     scores = json.loads(probe.read_text())
     assert scores["views"] == "exterior,wrist" and scores["pool"] == "grid"
-    assert set(scores["pretrained"]) == {"ee_pos", "object_pos", "gripper"}
+    assert set(scores["pretrained"]) == {"ee_pos", "object_pos", "gripper", "cup_pos", "box_pos"}
     attentive = tmp_path / "attentive.json"
     assert main([*args[:-1], str(attentive), "--probe", "attentive", "--epochs", "2"]) == 0
     scores = json.loads(attentive.read_text())
-    assert scores["probe"] == "attentive" and set(scores["pretrained"]) == {"ee_pos", "object_pos", "gripper"}
+    assert scores["probe"] == "attentive" and set(scores["pretrained"]) == {"ee_pos", "object_pos", "gripper",
+                                                                            "cup_pos", "box_pos"}  # fmt: skip
     assert "attentive probe on every token" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="--probe must be ridge or attentive"):
         main([*args, "--probe", "linear"])

@@ -103,3 +103,30 @@ def test_the_agent_servos_on_its_servo_sub_goals_then_moves_on(tmp_path, method)
         MPCConfig(servo_subgoals=(1,), servo_step=0.001, servo_min_step=0.005)
     with pytest.raises(ValueError, match="servo_method"):
         MPCConfig(servo_subgoals=(1,), servo_method="newton")
+
+
+def test_the_servo_can_compare_one_view_alone(tmp_path):
+    tiny_vjepa2(tmp_path)
+    encoder = load_encoder(str(tmp_path), device="cpu")
+    model = _ConstantModel()
+    model.views = ("exterior", "wrist")
+    rng = np.random.default_rng(0)
+
+    def image():
+        return rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+
+    goals = [{"exterior": image(), "wrist": image()} for _ in range(3)]
+    frame = {"exterior": image(), "wrist": image()}
+    z = {view: encoder.encode(frame[view][None])[0] for view in frame}
+    distances = {}
+    for servo_view in (None, "wrist"):
+        config = MPCConfig(views=("exterior", "wrist"), stall_steps=2, servo_subgoals=(1,), servo_view=servo_view)
+        agent = MPCAgent(encoder, model, CEM(CEMConfig(horizon=1, samples=4, topk=2, iterations=1)), config)
+        agent.reset(goals)
+        agent.subgoal = 1
+        distances[servo_view] = agent._servo_distance(z)
+    goal = encoder.encode(goals[1]["wrist"][None])[0]
+    assert distances["wrist"] == pytest.approx(float((z["wrist"] - goal).abs().mean()), rel=1e-5)
+    assert distances[None] == pytest.approx(agent.distance(z, 1), rel=1e-5) and distances[None] != distances["wrist"]
+    with pytest.raises(ValueError, match="servo_view 'top'"):
+        MPCConfig(views=("exterior", "wrist"), servo_subgoals=(1,), servo_view="top")

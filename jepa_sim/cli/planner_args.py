@@ -248,6 +248,9 @@ class AgentArgs:
     """--servo-subgoals: `compass` (probe +x, -x, +y, -y in turn, keep a move that lowers the distance, undo one
     that does not, halve the step when none does) or `axis` (per axis: probe both sides, move to the bottom of the
     parabola through the three distances; 6 moves a round)"""
+    servo_view: str = ""
+    """--servo-subgoals: the one view whose observed distance the search compares (`wrist`: the camera on the hand,
+    which sees a 1 cm error as many pixels; `exterior`); empty: the sub-goal's energy (both views)"""
     exterior_subgoals: str = "5,6"
     """comma-separated sub-goals whose energy compares the exterior view alone (`5,6`: the grasp chain's *carried*
     and *lowered*, where the wrist camera sees the held object the same wherever the arm is, so its term is noise
@@ -285,6 +288,7 @@ class AgentArgs:
             servo_min_step=self.servo_min_step,
             servo_steps=self.servo_steps,
             servo_method=self.servo_method,
+            servo_view=self.servo_view or None,
             exterior_subgoals=parse_subgoals(self.exterior_subgoals, "--exterior-subgoals"),
             patient_subgoals=parse_subgoals(self.patient_subgoals, "--patient-subgoals"),
             patient_stall_steps=self.patient_stall,
@@ -380,6 +384,7 @@ class AgentArgs:
                     "servo_min_step": config.servo_min_step,
                     "servo_steps": config.servo_steps,
                     "servo_method": config.servo_method,
+                    **({"servo_view": config.servo_view} if config.servo_view else {}),
                 }
                 if config.servo_subgoals
                 else {}
