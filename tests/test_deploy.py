@@ -428,8 +428,8 @@ def test_deploy_in_the_simulator_observes_and_records_the_wrist_view_of_a_two_vi
             *two_view]  # fmt: skip
     assert main(args) == 0  # both views' goal images from the simulator (driver.goal_views()); wrist camera: auto
     out = capsys.readouterr().out
-    for expected in ("agent: next sub-goal below 0.25 x its start, after 2 steps without progress "
-                     "(2, 3% new lows on 4,5,6), after 10 steps, "
+    for expected in ("agent: next sub-goal below 0.25 x its start (0.1 on 5), after 2 steps without progress "
+                     "(2, 3% new lows on 4,5,6), from 6 when the arm stops on its way down, after 10 steps, "
                      "back to sub-goal 1 when the last stalls (2x at most); gripper snapped at 0.15, changed only "
                      "when it lowers the energy by 5%; visual servoing on 1; the exterior view alone on 5,6; "
                          "predictor arithmetic fp32",

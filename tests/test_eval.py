@@ -257,7 +257,7 @@ def test_fine_sub_goal_flags_become_the_agents_scale():
     config = args.agent_config(("exterior", "wrist"))
     assert config.fine_subgoals == (1, 2, 3) and config.fine_scale == pytest.approx(0.4)
     assert args.agent_settings(("exterior", "wrist"))["fine_subgoals"] == [1, 2, 3]
-    assert EvalArgs().agent_settings(("exterior", "wrist"))["fine_subgoals"] == [3]  # the grasp preset's
+    assert EvalArgs().agent_settings(("exterior", "wrist"))["fine_subgoals"] == [3, 7]  # the grasp preset's
     off = replace(EvalArgs(), fine_subgoals="", servo_subgoals="", descent_subgoals="")
     recorded = off.agent_settings(("exterior", "wrist"))
     assert not {"fine_subgoals", "servo_subgoals", "descent_subgoals"} & set(recorded)  # off: not recorded
@@ -318,7 +318,10 @@ def test_holding_sub_goal_flags_reach_the_agent_and_its_record():
     assert set_down.agent_config(("exterior",)).set_down_subgoal == 6
     assert set_down.agent_settings(("exterior",))["set_down_subgoal"] == 6
     assert "when the arm stops on its way down" in set_down.agent_summary()
-    assert "set_down_subgoal" not in EvalArgs(agent="paper").agent_settings(("exterior",))
+    from jepa_sim.cli.planner_args import with_preset
+
+    assert "set_down_subgoal" not in with_preset(EvalArgs, "paper").agent_settings(("exterior",))
+    assert EvalArgs().agent_settings(("exterior",))["set_down_subgoal"] == 6  # the grasp preset's
 
 
 def test_descent_and_no_open_flags_become_the_agents_settings():

@@ -100,8 +100,8 @@ AGENT_PRESETS: dict[str, dict[str, Any]] = {
               "keep_elites": True, "advance_ratio": 0.25, "stall_steps": 2, "max_steps_per_subgoal": 10,
               "retry_from": 1, "retries": 2, "gripper_snap": 0.15, "gripper_margin": 0.05, "max_xyz": 0.04,
               "horizon": 1, "patient_subgoals": "4,5,6", "patient_stall": 2, "patient_progress": 0.03,
-              "servo_subgoals": "1", "descent_subgoals": "2,3", "descent_xy": 0.002, "fine_subgoals": "3",
-              "fine_xyz": 0.005, "exterior_subgoals": "5,6", "precise_subgoals": "", "set_down_subgoal": -1},
+              "servo_subgoals": "1", "descent_subgoals": "2,3,6", "descent_xy": 0.002, "fine_subgoals": "3,7",
+              "fine_xyz": 0.005, "exterior_subgoals": "5,6", "precise_subgoals": "5", "set_down_subgoal": 6},
     # V-JEPA 2-AC as published: the exterior camera, one goal image, yaw held, a continuous gripper, plain CEM
     "paper": {"predictor": "one-view", "bc": "one-view", "goal_chain": "paper", "max_yaw": 0.0,
               "keep_elites": False, "advance_ratio": 0.5, "stall_steps": 0, "max_steps_per_subgoal": 25,
@@ -176,7 +176,7 @@ class AgentArgs:
     *closed*); the agent moves on from it as soon as the robot measures its fingers stopped by the object
     (closedness from 0.1 to --empty-closedness), instead of planning on toward the image while it holds the object
     at the table"""
-    set_down_subgoal: int = -1
+    set_down_subgoal: int = 6
     """-1: off; i >= 0: the sub-goal whose image shows the held object set down on its target (`6`, the grasp
     chain's *lowered*); the agent moves on from it (to let go) as soon as the robot measures its arm stopped on the
     way down (last step commanded >= 1 cm down, went < 60% of it): the object is on the table, and pressing on
@@ -193,16 +193,18 @@ class AgentArgs:
     """0: the energy scores the last predicted frame of a plan (the paper); w > 0 adds w times the mean distance of
     the frames predicted on the way, so that the executed first step makes progress itself instead of passing
     wherever the last step can come back from (learned predictor only)"""
-    fine_subgoals: str = "3"
-    """comma-separated sub-goals on which the arm moves in steps of at most --fine-xyz instead of --max-xyz (`3`:
-    the grasp chain's *closed*, where the gripper closes in place); empty: none"""
+    fine_subgoals: str = "3,7"
+    """comma-separated sub-goals on which the arm moves in steps of at most --fine-xyz instead of --max-xyz (`3,7`:
+    the grasp chain's *closed* and *placed*, where the gripper closes and opens in place: an opening combined with
+    a 4 cm move dragged a set-down cup off its target); empty: none"""
     fine_xyz: float = 0.005
     """--fine-subgoals: their per-step translation bound (m), at most --max-xyz"""
-    descent_subgoals: str = "2,3"
-    """comma-separated sub-goals reached straight down and closed in place (`2,3`: the grasp chain's *around* and
-    *closed*, below *over*, where the last sideways alignment happens): on them the arm's horizontal steps are at
-    most --descent-xy, its vertical ones --max-xyz; empty: none. At 1 cm (tenth session) it changed nothing
-    measurable; at 2 mm with --servo-subgoals 1 it is part of the shipped agent (README, *Success in sim*)"""
+    descent_subgoals: str = "2,3,6"
+    """comma-separated sub-goals reached straight down (`2,3,6`: the grasp chain's *around* and *closed*, below
+    *over*, where the last sideways alignment happens, and *lowered*, below *carried*, where the held object was
+    brought over its target): on them the arm's horizontal steps are at most --descent-xy, its vertical ones
+    --max-xyz; empty: none. At 1 cm (tenth session) it changed nothing measurable; at 2 mm with --servo-subgoals 1
+    it is part of the shipped agent (README, *Success in sim*)"""
     descent_xy: float = 0.002
     """--descent-subgoals: their per-step horizontal translation bound (m), at most --max-xyz"""
     effort_weight: float = 0.0
@@ -226,7 +228,7 @@ class AgentArgs:
     """--patient-subgoals: the new low (a fraction of the lowest distance so far) that counts as progress on them;
     -1: the same 10% as elsewhere. Carrying the cup 4 cm closes its distance 5-10% per step, so a 10% new low
     every two steps left *carried* half-way and the cup was let go off target"""
-    precise_subgoals: str = ""
+    precise_subgoals: str = "5"
     """comma-separated sub-goals left by the ratio rule only below --precise-ratio times their start distance, else
     when the distance stops falling (`5`: *carried*, where with the exterior view alone the distance falls below
     --advance-ratio of its start with the held cup still 5-11 cm off its target); empty: none"""
@@ -326,7 +328,8 @@ class AgentArgs:
 
     def agent_summary(self) -> str:
         """One line for a start-up report: the sub-goal rule and the gripper."""
-        rule = [f"below {self.advance_ratio:g} x its start"]
+        precise = f" ({self.precise_ratio:g} on {self.precise_subgoals})" if self.precise_subgoals.strip() else ""
+        rule = [f"below {self.advance_ratio:g} x its start{precise}"]
         if self.stall_steps:
             progress = f", {self.patient_progress:.0%} new lows" if self.patient_progress >= 0 else ""
             patient = (
