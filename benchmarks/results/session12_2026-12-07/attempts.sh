@@ -24,6 +24,7 @@ $E --tasks pick_and_place --objects box --precise-subgoals 5 --descent-subgoals 
 F3="--precise-subgoals 5 --descent-subgoals 2,3,6 --fine-subgoals 3,7 --set-down-subgoal 6"
 $T --seed 1010 $F3 > trace_f3_pnp_cup_1010.txt
 $T --seed 1025 $F3 > trace_f3_pnp_cup_1025.txt
+.venv/bin/python benchmarks/trial_trace.py --task pick_and_place --object box --seed 1060 $F3 > trace_f3_pnp_box_1060.txt
 $E --tasks pick_and_place --objects cup $F3 --out runs/s18/f3_pnp_cup
 $E --tasks pick_and_place --objects box $F3 --out runs/s18/f3_pnp_box
 $E --tasks pick_and_place --objects cup $F3 --seed 1050 --out runs/s18/f3_pnp_cup_b   # results_f3_pnp_cup_1050.json
