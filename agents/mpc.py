@@ -57,7 +57,7 @@ from agents.planning_model import (
     Views,
     weighted_distance,
 )
-from agents.servo import AxisSearch, CompassSearch
+from agents.servo import AxisSearch, CompassSearch, GridSearch
 from jepa_sim.encoders.base import FrozenEncoder
 from jepa_sim.planning.base import Plan, SamplingPlanner, shift_plan
 from jepa_sim.predictor.model import ACPredictor
@@ -147,7 +147,7 @@ class MPCAgent:
         self.subgoal, self.steps_on_subgoal, self.retried = 0, 0, 0
         self.history: list[float] = []
         self.previous: Plan | None = None
-        self.servo: CompassSearch | AxisSearch | None = None
+        self.servo: CompassSearch | AxisSearch | GridSearch | None = None
         self.servoed: set[int] = set()
         self.descent: tuple[float, float] | None = None  # the last step's tool height and commanded height change
         self.generator = torch.Generator().manual_seed(self.config.seed)
@@ -304,8 +304,11 @@ class MPCAgent:
         ):
             if self.subgoal in cfg.servo_subgoals and self.subgoal not in self.servoed:  # refine it first (act)
                 self.servoed.add(self.subgoal)
-                search = AxisSearch if cfg.servo_method == "axis" else CompassSearch
-                self.servo = search(self._servo_distance(z), cfg.servo_step, cfg.servo_min_step, cfg.servo_steps)
+                methods: dict[str, type[CompassSearch | AxisSearch | GridSearch]] = {
+                    "compass": CompassSearch, "axis": AxisSearch, "grid": GridSearch}  # fmt: skip
+                self.servo = methods[cfg.servo_method](
+                    self._servo_distance(z), cfg.servo_step, cfg.servo_min_step, cfg.servo_steps
+                )
             else:
                 self._next_subgoal(z)
         else:

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from agents.planning_model import EXTERIOR, check_precision
 
-SERVO_METHODS = ("compass", "axis")
+SERVO_METHODS = ("compass", "axis", "grid")
 """``MPCConfig.servo_method``'s choices (:mod:`agents.servo`)"""
 
 
@@ -155,8 +155,9 @@ class MPCConfig:
     servo_steps: int = 10
     """``servo_subgoals``: at most this many moves per search (each one control step)"""
     servo_method: str = "compass"
-    """``servo_subgoals``: ``compass`` (:class:`agents.servo.CompassSearch`: probe, keep or undo) or ``axis``
-    (:class:`agents.servo.AxisSearch`: per axis, probe both sides and move to the parabola's bottom)"""
+    """``servo_subgoals``: ``compass`` (:class:`agents.servo.CompassSearch`: probe, keep or undo), ``axis``
+    (:class:`agents.servo.AxisSearch`: per axis, probe both sides and move to the parabola's bottom) or ``grid``
+    (:class:`agents.servo.GridSearch`: a 3 x 3 grid, then the bottom of the quadratic fitted to it; 9 moves)"""
     servo_view: str | None = None
     """``servo_subgoals``: the one view whose observed distance the search compares (None: the sub-goal's view
     weights). The wrist camera looks down at the object from a few centimetres: a 1 cm error moves the object
@@ -230,12 +231,12 @@ class MPCConfig:
         if self.servo_subgoals and (
             any(i < 0 for i in self.servo_subgoals)
             or not 0.0 < self.servo_min_step <= self.servo_step <= 0.05
-            or self.servo_steps < 2
+            or self.servo_steps < (9 if self.servo_method == "grid" else 2)
             or self.servo_method not in SERVO_METHODS
         ):
             raise ValueError(f"servo_subgoals need sub-goals >= 0, 0 < servo_min_step <= servo_step <= 0.05 m, "
-                             f"servo_steps >= 2 and servo_method in {SERVO_METHODS}, got {self.servo_subgoals}, "
-                             f"{self.servo_min_step}, {self.servo_step}, {self.servo_steps}, "
+                             f"servo_steps >= 2 (grid: 9) and servo_method in {SERVO_METHODS}, got "
+                             f"{self.servo_subgoals}, {self.servo_min_step}, {self.servo_step}, {self.servo_steps}, "
                              f"{self.servo_method!r}")  # fmt: skip
 
         if self.servo_view is not None and self.servo_view not in self.views:

@@ -7,7 +7,7 @@ from test_encoders import tiny_vjepa2
 from test_grasping import _ConstantModel
 
 from agents.mpc import MPCAgent, MPCConfig
-from agents.servo import AxisSearch, CompassSearch
+from agents.servo import AxisSearch, CompassSearch, GridSearch
 from jepa_sim.encoders import load_encoder
 from jepa_sim.planning import CEM, CEMConfig
 
@@ -70,7 +70,31 @@ def test_a_nan_distance_counts_as_no_gain():
     np.testing.assert_allclose(second, -2 * first)  # undone, and the opposite direction probed in the same move
 
 
-@pytest.mark.parametrize("method", ["compass", "axis"])
+@pytest.mark.parametrize("start", [(0.012, 0.008, 0.0), (-0.006, -0.009, 0.0), (0.004, -0.003, 0.0)])
+def test_the_grid_search_fits_a_bowl_through_noise(start):
+    rng = np.random.default_rng(1)
+
+    def noisy(position):  # a quadratic bowl, 0.03 per cm^2, with noise as large as a 5 mm contrast (README)
+        return 3e2 * float(np.sum((position - TARGET)[:2] ** 2)) + rng.normal(scale=0.005)
+
+    start = np.array(start)
+    gs = GridSearch(noisy(start), 0.01, 0.005, 10)
+    position = start.copy()
+    while (move := gs.next(noisy(position))) is not None:
+        assert move[2] == 0.0 and np.all(np.abs(move) <= 0.02 + 1e-12)
+        position = position + move
+    assert gs.done and gs.moves == 9 and len(gs.seen) == 9
+    np.testing.assert_allclose(position, start + gs.offset, atol=1e-12)
+    assert np.linalg.norm((position - TARGET)[:2]) < 0.003  # within 3 mm, though single readings differ by 0.005
+    flat = GridSearch(1.0, 0.01, 0.005, 10)  # one low reading among equal ones: it ends there
+    for value in [1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]:
+        move = flat.next(value)
+    assert np.allclose(flat.offset, [0.01, 0.0, 0.0])
+    with pytest.raises(ValueError, match="max_steps"):
+        GridSearch(1.0, 0.01, 0.005, 8)
+
+
+@pytest.mark.parametrize("method", ["compass", "axis", "grid"])
 def test_the_agent_servos_on_its_servo_sub_goals_then_moves_on(tmp_path, method):
     tiny_vjepa2(tmp_path)
     encoder = load_encoder(str(tmp_path), device="cpu")

@@ -246,10 +246,11 @@ class AgentArgs:
     """--servo-subgoals: the search ends when the probe length halves below this (m)"""
     servo_steps: int = 10
     """--servo-subgoals: at most this many moves (control steps) per search"""
-    servo_method: Literal["compass", "axis"] = "compass"
+    servo_method: Literal["compass", "axis", "grid"] = "compass"
     """--servo-subgoals: `compass` (probe +x, -x, +y, -y in turn, keep a move that lowers the distance, undo one
     that does not, halve the step when none does) or `axis` (per axis: probe both sides, move to the bottom of the
-    parabola through the three distances; 6 moves a round)"""
+    parabola through the three distances; 6 moves a round) or `grid` (a 3 x 3 grid of --servo-step spacing, then
+    the bottom of the quadratic fitted to its 9 distances: averages the observation noise; 9 moves)"""
     servo_view: str = ""
     """--servo-subgoals: the one view whose observed distance the search compares (`wrist`: the camera on the hand,
     which sees a 1 cm error as many pixels; `exterior`); empty: the sub-goal's energy (both views)"""
