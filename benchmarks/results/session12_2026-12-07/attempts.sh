@@ -35,6 +35,9 @@ $E --tasks pick_and_place --objects cup --precise-subgoals 5 --descent-subgoals 
 # Grasp cup: patient on *above* too (G1); the servo on the wrist view alone (SW, stopped after 41 trials)
 $E --tasks grasp --objects cup --patient-subgoals 0,4,5,6 --out runs/s18/g1_grasp_cup
 $E --tasks grasp --objects cup --servo-view wrist --out runs/s18/sw_grasp_cup
+# GS: the grid servo (3 x 3 grid, then the bottom of the fitted quadratic), after trace_nh_pnp_cup_1104.txt
+$T --seed 1104 > trace_nh_pnp_cup_1104.txt   # the shipped agent (sub-goals 0-3 as in the eleventh session)
+$E --tasks grasp --objects cup --servo-method grid --out runs/s18/gs_grasp_cup
 # Reach, the shipped agent re-run on today's code (its cells in the README are the ninth session's runs)
 $E --tasks reach --objects cup --out runs/s18/reach_cup
 $E --tasks reach --objects box --out runs/s18/reach_box
