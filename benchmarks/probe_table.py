@@ -51,6 +51,8 @@ def main() -> None:
     parser.add_argument("--encoder", default="default")
     parser.add_argument("--train-episodes", type=int, default=300)
     parser.add_argument("--epochs", type=int, default=40, help="attentive probe epochs")
+    parser.add_argument("--lr", type=float, default=1e-3, help="attentive probe learning rate (AdamW)")
+    parser.add_argument("--only-attentive", action="store_true", help="skip the ridge probes")
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -67,13 +69,13 @@ def main() -> None:
 
     rows: list[tuple[str, str, str, dict[str, dict[str, ProbeScore]]]] = []
     for views in VIEW_SETS:
-        for probe in ("mean", "cells", "attentive"):
+        for probe in ("attentive",) if args.only_attentive else ("mean", "cells", "attentive"):
             scores = {}
             for label in encoders:
                 if probe == "attentive":
                     a = pooled(fit[label], views, all_views, dim, "tokens")
                     b = pooled(held[label], views, all_views, dim, "tokens")
-                    scores[label] = fit_attentive(a, b, dim, args.epochs)
+                    scores[label] = fit_attentive(a, b, dim, args.epochs, lr=args.lr)
                 else:
                     a = pooled(fit[label], views, all_views, dim, probe)
                     b = pooled(held[label], views, all_views, dim, probe)
