@@ -403,6 +403,8 @@ def test_pretraining_on_both_views_and_probing_them_side_by_side(two_view_data, 
     assert "attentive probe on every token" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="--probe must be ridge or attentive"):
         main([*args, "--probe", "linear"])
+    with pytest.raises(SystemExit, match="--pool tokens"):
+        main([*args, "--pool", "tokens"])
 
 
 def test_grid_pooling_keeps_where_a_feature_is():

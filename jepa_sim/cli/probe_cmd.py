@@ -120,6 +120,9 @@ def run(args: ProbeArgs) -> int:
         parse_views(args.views)
         if args.pool not in POOLS:
             raise ValueError(f"--pool must be one of {', '.join(POOLS)}, got {args.pool!r}")
+        if args.probe == "ridge" and args.pool == "tokens":
+            raise ValueError("--pool tokens (every token side by side) is what --probe attentive reads; ridge needs a "
+                             "pooled --pool (mean, grid, cells)")  # fmt: skip
         if args.probe not in ("ridge", "attentive") or args.epochs < 1:
             raise ValueError(f"--probe must be ridge or attentive and --epochs >= 1, got {args.probe!r}, {args.epochs}")
     except (DatasetError, EncoderLoadError, ValueError) as exc:
