@@ -46,3 +46,4 @@ $E --tasks reach --objects box --out runs/s18/reach_box
 # The encoder probes (probe_table.txt): a fresh two-camera dataset, then every probe on one encoding
 .venv/bin/jepa-sim collect --env all --episodes 400 --workers 1 --wrist-camera --seed 1 --out runs/s18/probe2v
 .venv/bin/python benchmarks/probe_table.py --data runs/s18/probe2v --json-out probe_table.json > probe_table.txt
+.venv/bin/python benchmarks/probe_table.py --data runs/s18/probe2v --only-attentive --epochs 100 --lr 3e-3 --json-out probe_table_attentive100.json > probe_table_attentive100.txt
