@@ -47,3 +47,8 @@ $E --tasks reach --objects box --out runs/s18/reach_box
 .venv/bin/jepa-sim collect --env all --episodes 400 --workers 1 --wrist-camera --seed 1 --out runs/s18/probe2v
 .venv/bin/python benchmarks/probe_table.py --data runs/s18/probe2v --json-out probe_table.json > probe_table.txt
 .venv/bin/python benchmarks/probe_table.py --data runs/s18/probe2v --only-attentive --epochs 100 --lr 3e-3 --json-out probe_table_attentive100.json > probe_table_attentive100.txt
+# Every cell of the shipped agent re-run on today's code (results_now_*.json)
+$E --tasks grasp --objects cup --out runs/s18/now_grasp_cup
+$E --tasks grasp --objects box --out runs/s18/now_grasp_box
+$E --tasks reach_with_object --objects cup --out runs/s18/now_rwo_cup
+$E --tasks reach_with_object --objects box --out runs/s18/now_rwo_box
