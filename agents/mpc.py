@@ -57,7 +57,7 @@ from agents.planning_model import (
     Views,
     weighted_distance,
 )
-from agents.servo import AxisSearch, CompassSearch, GridSearch
+from agents.servo import SEARCHES, Search
 from jepa_sim.encoders.base import FrozenEncoder
 from jepa_sim.planning.base import Plan, SamplingPlanner, shift_plan
 from jepa_sim.predictor.model import ACPredictor
@@ -147,7 +147,7 @@ class MPCAgent:
         self.subgoal, self.steps_on_subgoal, self.retried = 0, 0, 0
         self.history: list[float] = []
         self.previous: Plan | None = None
-        self.servo: CompassSearch | AxisSearch | GridSearch | None = None
+        self.servo: Search | None = None
         self.servoed: set[int] = set()
         self.descent: tuple[float, float] | None = None  # the last step's tool height and commanded height change
         self.generator = torch.Generator().manual_seed(self.config.seed)
@@ -272,7 +272,7 @@ class MPCAgent:
         view = self.config.servo_view
         if view is None:
             return self.distance(z, self.subgoal)
-        return float(weighted_distance(z, self._goal(self.subgoal), {v: float(v == view) for v in self.config.views}))
+        return float(weighted_distance(z, self._goal(self.subgoal), self.config.alone(view)))
 
     def _may_retry(self) -> bool:
         cfg = self.config
@@ -304,9 +304,7 @@ class MPCAgent:
         ):
             if self.subgoal in cfg.servo_subgoals and self.subgoal not in self.servoed:  # refine it first (act)
                 self.servoed.add(self.subgoal)
-                methods: dict[str, type[CompassSearch | AxisSearch | GridSearch]] = {
-                    "compass": CompassSearch, "axis": AxisSearch, "grid": GridSearch}  # fmt: skip
-                self.servo = methods[cfg.servo_method](
+                self.servo = SEARCHES[cfg.servo_method](
                     self._servo_distance(z), cfg.servo_step, cfg.servo_min_step, cfg.servo_steps
                 )
             else:

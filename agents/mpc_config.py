@@ -11,8 +11,9 @@ import torch
 from numpy.typing import NDArray
 
 from agents.planning_model import EXTERIOR, check_precision
+from agents.servo import SEARCHES
 
-SERVO_METHODS = ("compass", "axis", "grid")
+SERVO_METHODS = tuple(SEARCHES)
 """``MPCConfig.servo_method``'s choices (:mod:`agents.servo`)"""
 
 
@@ -231,11 +232,12 @@ class MPCConfig:
         if self.servo_subgoals and (
             any(i < 0 for i in self.servo_subgoals)
             or not 0.0 < self.servo_min_step <= self.servo_step <= 0.05
-            or self.servo_steps < (9 if self.servo_method == "grid" else 2)
             or self.servo_method not in SERVO_METHODS
+            or self.servo_steps < SEARCHES[self.servo_method].least
         ):
+            least = ", ".join(f"{name} {search.least}" for name, search in SEARCHES.items())
             raise ValueError(f"servo_subgoals need sub-goals >= 0, 0 < servo_min_step <= servo_step <= 0.05 m, "
-                             f"servo_steps >= 2 (grid: 9) and servo_method in {SERVO_METHODS}, got "
+                             f"servo_method in {SERVO_METHODS} and servo_steps at least the method's ({least}), got "
                              f"{self.servo_subgoals}, {self.servo_min_step}, {self.servo_step}, {self.servo_steps}, "
                              f"{self.servo_method!r}")  # fmt: skip
 
@@ -273,8 +275,12 @@ class MPCConfig:
         """The energy's view weights on sub-goal ``subgoal`` (:attr:`weights`, or the exterior view alone on the
         ``exterior_subgoals``)."""
         if subgoal in self.exterior_subgoals:
-            return {view: float(view == EXTERIOR) for view in self.views}
+            return self.alone(EXTERIOR)
         return self.weights
+
+    def alone(self, view: str) -> dict[str, float]:
+        """View weights that compare ``view`` alone."""
+        return {v: float(v == view) for v in self.views}
 
     @property
     def weights(self) -> dict[str, float]:

@@ -201,3 +201,8 @@ class GridSearch(_Search):
         if cxx <= 0 or cyy <= 0 or np.linalg.det(hessian) <= 0:
             return lowest
         return np.clip(np.linalg.solve(hessian, -np.array([bx, by])), -1.0, 1.0)
+
+
+Search = CompassSearch | AxisSearch | GridSearch
+SEARCHES: dict[str, type[Search]] = {"compass": CompassSearch, "axis": AxisSearch, "grid": GridSearch}
+"""the searches by the name ``MPCConfig.servo_method`` gives them"""

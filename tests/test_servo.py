@@ -127,6 +127,9 @@ def test_the_agent_servos_on_its_servo_sub_goals_then_moves_on(tmp_path, method)
         MPCConfig(servo_subgoals=(1,), servo_step=0.001, servo_min_step=0.005)
     with pytest.raises(ValueError, match="servo_method"):
         MPCConfig(servo_subgoals=(1,), servo_method="newton")
+    for method, too_few in (("compass", 1), ("axis", 2), ("grid", 8)):  # each search's least moves
+        with pytest.raises(ValueError, match="servo_steps at least the method's"):
+            MPCConfig(servo_subgoals=(1,), servo_method=method, servo_steps=too_few)
 
 
 def test_the_servo_can_compare_one_view_alone(tmp_path):
