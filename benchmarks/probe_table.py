@@ -29,9 +29,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from jepa_sim.atomic import atomic_write
 from jepa_sim.data.clips import split_episodes
 from jepa_sim.data.dataset import EpisodeDataset
-from jepa_sim.encoders import load_encoder, load_random_encoder
+from jepa_sim.encoders import EncoderLoadError, load_encoder, load_random_encoder
 from jepa_sim.probe import ProbeScore, ProbeSet, fit_attentive, pool_tokens, probe_sets, run_probe
 
 VIEW_SETS = (("exterior",), ("exterior", "wrist"))
@@ -56,18 +57,21 @@ def main() -> None:
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
 
-    train, test = split_episodes(EpisodeDataset(args.data).indices, 0.2, 0)
-    train = train[: args.train_episodes]
-    encoders = {"pretrained": load_encoder(args.encoder, device="cpu", batch_size=256),
-                "random init": load_random_encoder(args.encoder, 0, "cpu", 256)}  # fmt: skip
-    dim = encoders["pretrained"].dim
     all_views = VIEW_SETS[-1]
-    encode = {label: encoder.encode for label, encoder in encoders.items()}
-    with tqdm(total=len(train) + len(test), desc="encode", unit="ep", mininterval=1.0) as bar:
-        fit = probe_sets(args.data, train, encode, 1, lambda _: bar.update(1), all_views, "tokens")
-        held = probe_sets(args.data, test, encode, 1, lambda _: bar.update(1), all_views, "tokens")
+    try:  # DatasetError, EpisodeFormatError (no wrist frames: not collected with --wrist-camera) are ValueErrors
+        train, test = split_episodes(EpisodeDataset(args.data).indices, 0.2, 0)
+        train = train[: args.train_episodes]
+        encoders = {"pretrained": load_encoder(args.encoder, device="cpu", batch_size=256),
+                    "random init": load_random_encoder(args.encoder, 0, "cpu", 256)}  # fmt: skip
+        dim = encoders["pretrained"].dim
+        encode = {label: encoder.encode for label, encoder in encoders.items()}
+        with tqdm(total=len(train) + len(test), desc="encode", unit="ep", mininterval=1.0) as bar:
+            fit = probe_sets(args.data, train, encode, 1, lambda _: bar.update(1), all_views, "tokens")
+            held = probe_sets(args.data, test, encode, 1, lambda _: bar.update(1), all_views, "tokens")
+    except (EncoderLoadError, ValueError) as exc:
+        raise SystemExit(f"probe_table.py: {exc}") from exc
 
-    rows: list[tuple[str, str, str, dict[str, dict[str, ProbeScore]]]] = []
+    rows: list[tuple[str, str, dict[str, dict[str, ProbeScore]]]] = []
     for views in VIEW_SETS:
         for probe in ("attentive",) if args.only_attentive else ("mean", "cells", "attentive"):
             scores = {}
@@ -81,15 +85,15 @@ def main() -> None:
                     b = pooled(held[label], views, all_views, dim, probe)
                     scores[label] = run_probe(a, b)
             name = "attentive, every token" if probe == "attentive" else f"ridge, {probe}-pooled"
-            rows.append((" + ".join(views), name, probe, scores))
+            rows.append((" + ".join(views), name, scores))
             print(f"done: {rows[-1][0]}, {name}", flush=True)
 
-    targets = list(rows[0][3]["pretrained"])
+    targets = list(rows[0][2]["pretrained"])
     print(f"\nProbes of `{args.encoder}` on {args.data}: fitted on {len(train)} episodes, scored on {len(test)} held "
           "out; R^2 (RMSE: cm for positions, closedness for the gripper), pretrained / random weights:\n")  # fmt: skip
     print("| views | probe | " + " | ".join(targets) + " |")
     print("|---|---|" + "---|" * len(targets))
-    for views, name, _, scores in rows:
+    for views, name, scores in rows:
         cells = []
         for target in targets:
             p, r = scores["pretrained"][target], scores["random init"][target]
@@ -98,8 +102,9 @@ def main() -> None:
         print(f"| {views} | {name} | " + " | ".join(cells) + " |")
     if args.json_out is not None:
         out = {f"{views} | {name}": {label: {t: vars(s) for t, s in sc.items()} for label, sc in scores.items()}
-               for views, name, _, scores in rows}  # fmt: skip
-        args.json_out.write_text(json.dumps(out, indent=1))
+               for views, name, scores in rows}  # fmt: skip
+        with atomic_write(args.json_out) as tmp:
+            tmp.write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -170,10 +170,7 @@ def fit_probes(
 ) -> dict[str, ProbeScore]:
     """:func:`fit_probe` for several targets at once: each standardisation and Gram matrix is computed once and
     each ridge strength solved once for every target (the same numbers as one target at a time)."""
-    episodes = np.unique(train.episode)
-    val_eps = episodes[::5] if len(episodes) > 1 else episodes  # every fifth training episode validates
-    val = np.isin(train.episode, val_eps)
-    fit = ~val if (~val).any() else val
+    fit, val = _validation_split(train.episode)
     widths = [train.targets[n].shape[1] for n in names]
     bounds = np.cumsum([0, *widths])
     y = np.concatenate([train.targets[n] for n in names], axis=1)
@@ -194,6 +191,14 @@ def fit_probes(
                 rmse = float(np.sqrt(((truth - guess) ** 2).mean()))
                 out[name] = ProbeScore(float(axes.mean()), tuple(float(a) for a in axes), rmse, lam)
     return {name: out[name] for name in names}
+
+
+def _validation_split(episode: NDArray[np.int64]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """(fit, validate) masks over frames owned by ``episode``: every fifth training episode validates (with one
+    episode, it does both)."""
+    episodes = np.unique(episode)
+    val = np.isin(episode, episodes[::5] if len(episodes) > 1 else episodes)
+    return (~val if (~val).any() else val), val
 
 
 class _Ridge:
@@ -270,9 +275,7 @@ def fit_attentive(
         return x, torch.as_tensor((y - mean) / scale, dtype=torch.float32)
 
     x, y = tensors(train)
-    episodes = np.unique(train.episode)
-    val = torch.as_tensor(np.isin(train.episode, episodes[::5] if len(episodes) > 1 else episodes))
-    fit = ~val if bool((~val).any()) else val
+    fit, val = (torch.as_tensor(mask) for mask in _validation_split(train.episode))
     model = AttentiveProbe(x.shape[1], dim, y.shape[1])
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(1, epochs))
