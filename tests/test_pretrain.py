@@ -239,6 +239,36 @@ def test_a_run_folder_with_another_config_is_refused(data, tmp_path):
         Pretrainer(data, tmp_path / "run", tiny_config(lr=1e-3))
 
 
+def test_a_run_continues_from_an_exported_encoder_and_refuses_another_shape(data, two_view_data, tmp_path):
+    first = Pretrainer(data, tmp_path / "first", tiny_config()).run()
+    exported = torch.load(tmp_path / "first" / "checkpoint.pt", weights_only=True)["target"]
+    # step 0 of the continued run starts from the export's weights (encoder and pretraining predictor)
+    starts = []
+    cont = Pretrainer(two_view_data, tmp_path / "more", tiny_config(views=("exterior", "wrist"), steps=1),
+                      init=first.encoder_dir)  # fmt: skip
+    cont.run(on_start=lambda s, *_: starts.append(s))
+    assert starts == [0]
+    card = json.loads((tmp_path / "more" / "encoder" / "training.json").read_text())
+    assert card["init"] == str(first.encoder_dir)
+    state = torch.load(tmp_path / "more" / "checkpoint.pt", weights_only=True)
+    key = "embeddings.patch_embeddings.proj.weight"
+    fresh = Pretrainer(two_view_data, tmp_path / "fresh", tiny_config(views=("exterior", "wrist"), steps=1))
+    fresh.run()
+    scratch = torch.load(tmp_path / "fresh" / "checkpoint.pt", weights_only=True)
+    # one small step away from the export, far from a fresh initialisation
+    near = (state["target"][key] - exported[key]).abs().max()
+    far = (scratch["target"][key] - exported[key]).abs().max()
+    assert near < 0.1 * far
+    # the start is part of the run: the same folder without it (or from elsewhere) is refused
+    with pytest.raises(PretrainError, match="different init"):
+        Pretrainer(two_view_data, tmp_path / "more", tiny_config(views=("exterior", "wrist"), steps=1))
+    with pytest.raises(PretrainError, match="not an exported encoder folder"):
+        Pretrainer(data, tmp_path / "x", tiny_config(), init=tmp_path / "first")
+    wider = ModelSize(**{**vars(TINY), "width": TINY.width * 2, "pred_width": TINY.pred_width * 2})
+    with pytest.raises(PretrainError, match="another shape than this run: hidden_size"):
+        Pretrainer(data, tmp_path / "wide", tiny_config(size=wider), init=first.encoder_dir).run()
+
+
 def test_a_corrupt_checkpoint_is_named(data, tmp_path):
     Pretrainer(data, tmp_path / "run", tiny_config()).run()
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")

@@ -22,6 +22,8 @@ class PretrainArgs:
       jepa-sim pretrain --data data/sim --out runs/pretrain            # the embedded default's recipe
       jepa-sim pretrain --data data/sim --out runs/tiny --steps 50 --width 96 --depth 2
       jepa-sim pretrain --data data/sim --out runs/video --clip-frames 4 --frames-per-clip 4 --frame-stride 2
+      jepa-sim pretrain --data data/two_views --views exterior,wrist --init checkpoints/encoder --lr 2e-4 \\
+          --out runs/more     # continue from the shipped encoder on both cameras
       jepa-sim probe --data data/sim --encoder runs/pretrain/encoder   # does it know where things are?
     """
 
@@ -64,6 +66,9 @@ class PretrainArgs:
     holdout: float = 0.1
     """fraction of episodes held out of training"""
     seed: int = 0
+    init: Path | None = None
+    """an exported encoder folder (e.g. checkpoints/encoder) to continue pretraining from, e.g. on data with
+    another view, instead of fresh weights; its sizes must be the run's"""
 
 
 def run(args: PretrainArgs) -> int:
@@ -88,7 +93,7 @@ def run(args: PretrainArgs) -> int:
             weight_decay=args.weight_decay, ema=(args.ema_start, args.ema_end), holdout=args.holdout, seed=args.seed,
             views=parse_views(args.views),
         )  # fmt: skip
-        trainer = Pretrainer(args.data, args.out, config, args.device)
+        trainer = Pretrainer(args.data, args.out, config, args.device, init=args.init)
     except (DatasetError, PretrainError, ValueError) as exc:
         raise SystemExit(f"jepa-sim pretrain: {exc}") from exc
 

@@ -77,6 +77,33 @@ def build_model(size: ModelSize, seed: int = 0) -> Any:
     return VJEPA2Model(build_config(size))
 
 
+SIZE_FIELDS: tuple[str, ...] = (
+    "crop_size", "patch_size", "frames_per_clip", "tubelet_size", "hidden_size", "num_attention_heads",
+    "num_hidden_layers", "pred_hidden_size", "pred_num_attention_heads", "pred_num_hidden_layers",
+)  # fmt: skip
+"""the ``VJEPA2Config`` fields a ``ModelSize`` sets: an initial model must match the run's on all of them"""
+
+
+def load_model(folder: Any, size: ModelSize) -> Any:
+    """The ``VJEPA2Model`` (encoder + pretraining predictor) saved in ``folder`` by a pretraining export, to
+    continue pretraining from; ValueError when it is missing or its shape is not ``size``'s."""
+    from pathlib import Path
+
+    from transformers import VJEPA2Model
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"{folder} is not an exported encoder folder (no config.json): pass a pretraining run's "
+                         "encoder/ folder, e.g. checkpoints/encoder")  # fmt: skip
+    model = VJEPA2Model.from_pretrained(folder)
+    wanted = build_config(size)
+    differ = [f"{k} {getattr(model.config, k, None)} (the run: {getattr(wanted, k)})" for k in SIZE_FIELDS
+              if getattr(model.config, k, None) != getattr(wanted, k)]  # fmt: skip
+    if differ:
+        raise ValueError(f"{folder} has another shape than this run: {', '.join(differ)}; give the same sizes")
+    return model
+
+
 def gather_tokens(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``x[b, index[b]]`` for ``x`` (B, N, D) and ``index`` (B, K)."""
     return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))

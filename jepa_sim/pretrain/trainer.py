@@ -19,7 +19,15 @@ from jepa_sim.data.dataset import EpisodeDataset
 from jepa_sim.data.features import check_views
 from jepa_sim.encoders.base import resolve_device
 from jepa_sim.pretrain.frames import FrameBank, clips_to_pixels
-from jepa_sim.pretrain.jepa import ModelSize, build_model, ema_update, export_model, jepa_loss, make_target_encoder
+from jepa_sim.pretrain.jepa import (
+    ModelSize,
+    build_model,
+    ema_update,
+    export_model,
+    jepa_loss,
+    load_model,
+    make_target_encoder,
+)
 from jepa_sim.pretrain.masks import DEFAULT_GROUPS, BlockSpec, MaskPair, MultiBlockMasker
 from jepa_sim.runs import (
     RunError,
@@ -95,8 +103,15 @@ class PretrainResult:
 class Pretrainer:
     """One pretraining run in folder ``out``; rerunning with the same config resumes from its checkpoint."""
 
-    def __init__(self, data: Path, out: Path, config: PretrainConfig, device: str = "auto") -> None:
+    def __init__(
+        self, data: Path, out: Path, config: PretrainConfig, device: str = "auto", init: Path | None = None
+    ) -> None:
+        """``init``: an exported encoder folder (encoder and pretraining predictor) to continue pretraining from,
+        in place of fresh weights; part of the run's identity like the config."""
         self.data, self.out, self.config = Path(data), Path(out), config
+        self.init = Path(init) if init is not None else None
+        if self.init is not None and not (self.init / "config.json").is_file():
+            raise PretrainError(f"--init {self.init} is not an exported encoder folder (no config.json)")
         self.device = resolve_device(device)
         dataset = EpisodeDataset(self.data)
         if len(dataset) < 2:
@@ -108,8 +123,10 @@ class Pretrainer:
             "data_spec": dataset.manifest.get("spec"),
             "train_episodes": self.train_episodes,
             "heldout_episodes": self.heldout_episodes,
+            "init": str(self.init) if self.init is not None else None,
         }
-        self.folder = RunFolder(self.out, self.run_info, ("config", "data_spec", "train_episodes", "heldout_episodes"))
+        identity = ("config", "data_spec", "train_episodes", "heldout_episodes", "init")
+        self.folder = RunFolder(self.out, self.run_info, identity)
         self.folder.check()
 
     def run(
@@ -131,7 +148,14 @@ class Pretrainer:
         train = FrameBank(self.data, self.train_episodes, on_load, views)
         heldout = FrameBank(self.data, self.heldout_episodes, on_load, views) if self.heldout_episodes else None
 
-        model = build_model(cfg.size, cfg.seed).to(self.device).train()
+        if self.init is None:
+            model = build_model(cfg.size, cfg.seed)
+        else:
+            try:
+                model = load_model(self.init, cfg.size)
+            except (OSError, ValueError) as exc:
+                raise PretrainError(f"cannot start from --init {self.init}: {exc}") from exc
+        model = model.to(self.device).train()
         target = make_target_encoder(model)
         optimizer = adamw(model, cfg.lr, cfg.weight_decay, no_decay=("mask_tokens",))
         step, seconds = 0, 0.0
