@@ -114,6 +114,22 @@ def test_training_can_start_from_a_predictor_of_the_same_architecture_and_refuse
     with pytest.raises(SystemExit, match="cannot start from predictor"):
         main(train_args(data, tmp_path / "none", "--steps", "1", "--init", str(tmp_path / "missing")))
 
+    # tokens of another encoder of the same shape (an encoder pretrained further): refused unless asked for
+    other = tmp_path / "other_encoder"
+    tiny_vjepa2(other, seed=2)  # not seed 1: another test needs that encoder uncached
+    encoder = load_encoder(str(other), device="cpu")
+    encode_dataset(root, encoder.encode, encoder.describe())
+    moved = ["train", "--data", str(root), "--encoder", str(other), *TINY, "--steps", "1", "--lr", "1e-9",
+             "--init", str(first / "predictor")]  # fmt: skip
+    with pytest.raises(SystemExit, match="trained on tokens of encoder"):
+        main([*moved, "--out", str(tmp_path / "moved")])
+    assert main([*moved, "--out", str(tmp_path / "warm"), "--init-any-encoder"]) == 0
+    warm, meta = load_predictor(tmp_path / "warm" / "predictor", encoder_id(str(other)))
+    assert meta["training"]["config"]["init_any_encoder"] is True
+    assert torch.allclose(warm.state_dict()["patch_in.weight"], start.state_dict()["patch_in.weight"], atol=1e-5)
+    with pytest.raises(SystemExit, match="init_any_encoder needs an init predictor"):
+        main(train_args(data, tmp_path / "bare", "--steps", "1", "--init-any-encoder"))
+
 
 def test_training_on_an_encoder_without_cached_tokens_says_how_to_cache_them(data, tmp_path):
     root, _ = data

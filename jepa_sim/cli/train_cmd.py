@@ -79,6 +79,9 @@ class TrainArgs:
     """start from this predictor's weights instead of a random initialisation (a shipped one: `default`,
     `two-view`, `two-view-hover`; or a predictor folder; same architecture, views and encoder): train on where
     an earlier run stopped, with a fresh schedule. Recorded in the run and the predictor's training record"""
+    init_any_encoder: bool = False
+    """--init may be a predictor trained on another encoder with tokens of the same shape (e.g. before that
+    encoder was pretrained further with `jepa-sim pretrain --init`): a warm start on the new tokens"""
 
 
 def run(args: TrainArgs) -> int:
@@ -103,7 +106,7 @@ def run(args: TrainArgs) -> int:
             batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, decay=args.decay,
             weight_decay=args.weight_decay, grad_clip=args.grad_clip, holdout=args.holdout, seed=args.seed,
             checkpoint_every=args.checkpoint_every,
-            views=parse_views(args.views), init=args.init,
+            views=parse_views(args.views), init=args.init, init_any_encoder=args.init_any_encoder,
         )  # fmt: skip
         ctx = distributed.setup(args.device)
     except errors as exc:

@@ -67,6 +67,9 @@ class TrainConfig:
     """start from this predictor's weights (``default``, ``two-view`` or a predictor folder) instead of a random
     initialisation: more training of a predictor whose held-out loss was still falling. Its architecture, views
     and encoder must be this run's"""
+    init_any_encoder: bool = False
+    """``init`` may come from a predictor trained on another encoder's tokens of the same shape (an encoder
+    pretrained further from the first, whose tokens moved but kept their layout): a warm start, not a check"""
 
     def __post_init__(self) -> None:
         check_views(self.views)
@@ -81,6 +84,8 @@ class TrainConfig:
         check_warmup_stable_decay(self.lr, self.warmup, self.decay, self.final_lr)
         if not 0.0 < self.holdout < 1.0:
             raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
+        if self.init_any_encoder and self.init is None:
+            raise ValueError("init_any_encoder needs an init predictor")
 
     def predictor(self, token_dim: int, grid: tuple[int, int]) -> PredictorConfig:
         return PredictorConfig(token_dim=token_dim, grid=grid, width=self.width, depth=self.depth, heads=self.heads,
@@ -95,6 +100,8 @@ class TrainConfig:
             del data["views"]
         if self.init is None:
             del data["init"]
+        if not self.init_any_encoder:
+            del data["init_any_encoder"]
         return data
 
 
@@ -172,7 +179,7 @@ class PredictorTrainer:
         from jepa_sim.predictor.checkpoint import PredictorLoadError, load_predictor
 
         try:
-            start, _ = load_predictor(init, str(self.encoder["id"]))
+            start, _ = load_predictor(init, None if self.config.init_any_encoder else str(self.encoder["id"]))
         except PredictorLoadError as exc:
             raise RunError(f"cannot start from predictor {init!r}: {exc}") from exc
         if start.config != self.predictor_config:
