@@ -4,7 +4,7 @@ and what the simulator says happened (privileged state, for diagnosis only: the 
 Per step: the sub-goal pursued, the agent's distance to it, the energy of the best plan found (the distance the
 model predicts after its steps), the translation commanded, the gripper command executed, whether the object is
 held, the object's horizontal distance to its target (pick-and-place: where it must rest; grasp: its start) and
-height, the tool position, the tool's offset from the object's origin, and success. The agent is `jepa-sim
+height, the tool position and yaw, the tool's offset from the object's origin, and success. The agent is `jepa-sim
 eval`'s: the preset's defaults, and any other `jepa-sim eval` flag after the ones below (agent, planner, chain),
 so the trial is the one `jepa-sim eval` runs for the same seed with the same flags.
 
@@ -56,9 +56,12 @@ def main() -> None:
     names = list(driver.simulator.goal_chain_names())
     print(f"{args.task} {args.object} seed {args.seed}, agent `{args.agent}` ({settings.predictor}); goal chain: "
           + ", ".join(f"{i} {n}" for i, n in enumerate(names)))  # fmt: skip
+    goal_pos = np.asarray(obs.extras.get("info", {}).get("goal_pos", np.full(3, np.nan)))
+    reach = "; `object to target` below is the tool's 3-D distance to it" if args.task == "reach" else ""
+    print(f"task goal position (m): {np.round(goal_pos, 3).tolist()}{reach}")
     print("| step | sub-goal | distance | planned | move (cm) | gripper | closedness | held | object to target (cm) "
-          "| object height (cm) | tool (m) | tool - object (cm) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| object height (cm) | tool (m) | yaw (rad) | tool - object (cm) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     while not driver.done:
         action = agent.act(obs)
         goal, distance, planned = agent.goal_index, mpc.log[-1].distance, mpc.log[-1].energy
@@ -66,11 +69,12 @@ def main() -> None:
         obs = driver.get_observation()
         info = obs.extras.get("info", {})
         obj, target = np.asarray(info["object_pos"]), np.asarray(info["goal_pos"])
+        off_target = obs.state[:3] - target if args.task == "reach" else obj[:2] - target[:2]
         print(f"| {driver.steps} | {goal} {names[goal]} | {distance:.3f} | {planned:.3f} | "
               f"{np.round(100 * action[:3], 1).tolist()} | {action[6]:+.2f} | "
               f"{obs.state[6]:.2f} | "
-              f"{'yes' if info.get('grasped') else '-'} | {100 * np.linalg.norm(obj[:2] - target[:2]):.1f} | "
-              f"{100 * obj[2]:.1f} | {np.round(obs.state[:3], 3).tolist()} | "
+              f"{'yes' if info.get('grasped') else '-'} | {100 * np.linalg.norm(off_target):.1f} | "
+              f"{100 * obj[2]:.1f} | {np.round(obs.state[:3], 3).tolist()} | {obs.state[5]:+.2f} | "
               f"{np.round(100 * (obs.state[:3] - obj), 1).tolist()} |"
               + (" success" if driver.success else ""))  # fmt: skip
     print(f"\n{'success' if driver.success else 'failure'} after {driver.steps} steps")
