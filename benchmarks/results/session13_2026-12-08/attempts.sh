@@ -22,3 +22,11 @@ export MUJOCO_GL=egl
 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/probe_table.py --data runs/s18/probe2v \
     --encoder runs/s19/enc2v/encoder --json-out probe_table_enc2v.json                              # probe_table_enc2v.txt
 bash benchmarks/results/session13_2026-12-08/evals_enc2v.sh   # results_enc2v_*.json; pairs.md against the shipped agent
+
+# 3. control: the same warm-start on the shipped encoder's tokens of the same data (is it the encoder or the
+#    fine-tune that costs pick-and-place?)
+.venv/bin/jepa-sim encode --data data/enc2v --encoder default --views exterior,wrist --device cpu
+.venv/bin/jepa-sim train --data data/enc2v --encoder default --views exterior,wrist --init two-view-hover \
+    --steps 1200 --batch-size 32 --lr 3e-4 --device cpu --out runs/s19/pred2v_ctrl                   # 9.7 min
+bash benchmarks/results/session13_2026-12-08/evals_ctrl.sh     # results_ctrl_*.json
+.venv/bin/jepa-sim predict-eval --data data/enc2v --predictor two-view-hover --device cpu   # the shipped one there
