@@ -56,7 +56,7 @@ def main() -> None:
     names = list(driver.simulator.goal_chain_names())
     print(f"{args.task} {args.object} seed {args.seed}, agent `{args.agent}` ({settings.predictor}); goal chain: "
           + ", ".join(f"{i} {n}" for i, n in enumerate(names)))  # fmt: skip
-    goal_pos = np.asarray(obs.extras.get("info", {}).get("goal_pos", np.full(3, np.nan)))
+    goal_pos = np.asarray(obs.extras["info"]["goal_pos"])
     reach = "; `object to target` below is the tool's 3-D distance to it" if args.task == "reach" else ""
     print(f"task goal position (m): {np.round(goal_pos, 3).tolist()}{reach}")
     print("| step | sub-goal | distance | planned | move (cm) | gripper | closedness | held | object to target (cm) "

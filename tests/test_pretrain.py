@@ -266,7 +266,7 @@ def test_a_run_continues_from_an_exported_encoder_and_refuses_another_shape(data
         Pretrainer(data, tmp_path / "x", tiny_config(), init=tmp_path / "first")
     wider = ModelSize(**{**vars(TINY), "width": TINY.width * 2, "pred_width": TINY.pred_width * 2})
     with pytest.raises(PretrainError, match="another shape than this run: hidden_size"):
-        Pretrainer(data, tmp_path / "wide", tiny_config(size=wider), init=first.encoder_dir).run()
+        Pretrainer(data, tmp_path / "wide", tiny_config(size=wider), init=first.encoder_dir)  # before any frame
 
 
 def test_a_corrupt_checkpoint_is_named(data, tmp_path):

@@ -107,11 +107,16 @@ class Pretrainer:
         self, data: Path, out: Path, config: PretrainConfig, device: str = "auto", init: Path | None = None
     ) -> None:
         """``init``: an exported encoder folder (encoder and pretraining predictor) to continue pretraining from,
-        in place of fresh weights; part of the run's identity like the config."""
+        in place of fresh weights; part of the run's identity like the config. A bad one fails here, before
+        minutes of frame loading."""
         self.data, self.out, self.config = Path(data), Path(out), config
         self.init = Path(init) if init is not None else None
-        if self.init is not None and not (self.init / "config.json").is_file():
-            raise PretrainError(f"--init {self.init} is not an exported encoder folder (no config.json)")
+        self._init_model: Any = None
+        if self.init is not None:
+            try:
+                self._init_model = load_model(self.init, config.size)
+            except (OSError, ValueError) as exc:
+                raise PretrainError(f"cannot start from --init {self.init}: {exc}") from exc
         self.device = resolve_device(device)
         dataset = EpisodeDataset(self.data)
         if len(dataset) < 2:
@@ -148,13 +153,7 @@ class Pretrainer:
         train = FrameBank(self.data, self.train_episodes, on_load, views)
         heldout = FrameBank(self.data, self.heldout_episodes, on_load, views) if self.heldout_episodes else None
 
-        if self.init is None:
-            model = build_model(cfg.size, cfg.seed)
-        else:
-            try:
-                model = load_model(self.init, cfg.size)
-            except (OSError, ValueError) as exc:
-                raise PretrainError(f"cannot start from --init {self.init}: {exc}") from exc
+        model = build_model(cfg.size, cfg.seed) if self._init_model is None else self._init_model
         model = model.to(self.device).train()
         target = make_target_encoder(model)
         optimizer = adamw(model, cfg.lr, cfg.weight_decay, no_decay=("mask_tokens",))
